@@ -1,0 +1,58 @@
+// Logging, addon loading and signal waiting for the `parley` command.
+#include "cli_common.h"
+
+#include <signal.h>
+
+#include <cstdlib>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "parley/addon.h"
+
+namespace parley::cli {
+
+bool setup_logging(const std::string& level) {
+  auto lvl = spdlog::level::from_str(level);
+  if (lvl == spdlog::level::off && level != "off") return false;
+  auto logger = spdlog::stderr_color_mt("parley");
+  logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ [%n] %v");
+  logger->set_level(lvl);
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(lvl);
+  return true;
+}
+
+void load_addons(const std::vector<std::string>& addon_paths) {
+  auto& registry = AddonRegistry::global();
+  register_builtin_addons(registry);
+  std::string path;
+  for (const auto& p : addon_paths) path += (path.empty() ? "" : ":") + p;
+  if (const char* env = std::getenv("PARLEY_ADDON_PATH"); env && *env)
+    path += (path.empty() ? "" : ":") + std::string(env);
+  for (const auto& err : registry.load_path(path)) spdlog::error("{}", err.message());
+}
+
+void block_stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+std::string wait_for_stop(const std::atomic<bool>& stop, std::chrono::milliseconds max) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  const auto deadline = std::chrono::steady_clock::now() + max;
+  while (!stop.load()) {
+    timespec ts{0, 50 * 1000 * 1000};
+    int sig = sigtimedwait(&set, nullptr, &ts);
+    if (sig == SIGINT || sig == SIGTERM) return sig == SIGINT ? "SIGINT" : "SIGTERM";
+    if (max.count() > 0 && std::chrono::steady_clock::now() >= deadline) return "duration elapsed";
+  }
+  return "graph finished";
+}
+
+}  // namespace parley::cli
