@@ -25,7 +25,8 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
 }
 
 // Arrival times per frame (index = frame seq carried in timestamp_ms) per stage.
@@ -43,10 +44,12 @@ class Relay final : public Extension {
   }
   void on_audio_frame(Context& ctx, std::unique_ptr<AudioFrame> f) override {
     if (!g_stamps.empty()) g_stamps[f->timestamp_ms][stage_] = now_ns();
-    if (!ctx.send(std::move(f)) && g_count.fetch_add(1) + 1 == g_expect && g_done) g_done->set_value();
+    if (!ctx.send(std::move(f)) && g_count.fetch_add(1) + 1 == g_expect && g_done)
+      g_done->set_value();
   }
   void on_data(Context& ctx, std::unique_ptr<Data> d) override {
-    if (!ctx.send(std::move(d)) && g_count.fetch_add(1) + 1 == g_expect && g_done) g_done->set_value();
+    if (!ctx.send(std::move(d)) && g_count.fetch_add(1) + 1 == g_expect && g_done)
+      g_done->set_value();
   }
 
  private:
@@ -67,7 +70,8 @@ class Blaster final : public Extension {
   void batch(Context& ctx) {
     for (int i = 0; i < 2000 && sent_ < total_; ++i, ++sent_) {
       if (data_) {
-        ctx.send(std::make_unique<Data>("text_data", nlohmann::json{{"text", "hello"}, {"turn_id", sent_}}));
+        ctx.send(std::make_unique<Data>("text_data",
+                                        nlohmann::json{{"text", "hello"}, {"turn_id", sent_}}));
       } else {
         ctx.send(frame_.clone());
       }
@@ -79,9 +83,11 @@ class Blaster final : public Extension {
   AudioFrame frame_;
 };
 
-constexpr const char* kRelayManifest = R"({"name": "bench_relay", "properties": {"stage": {"type": "int", "default": 0}},
+constexpr const char* kRelayManifest =
+    R"({"name": "bench_relay", "properties": {"stage": {"type": "int", "default": 0}},
   "in": {"audio_frame": ["*"], "data": ["*"]}, "out": {"audio_frame": ["*"], "data": ["*"]}})";
-constexpr const char* kBlasterManifest = R"({"name": "bench_blaster", "properties": {"count": {"type": "int", "default": 0}, "data": {"type": "bool", "default": false}},
+constexpr const char* kBlasterManifest =
+    R"({"name": "bench_blaster", "properties": {"count": {"type": "int", "default": 0}, "data": {"type": "bool", "default": false}},
   "out": {"audio_frame": ["*"], "data": ["*"]}})";
 
 double pct(std::vector<double> v, double p) {
@@ -95,7 +101,12 @@ GraphSpec chain(int relays) {
   g.name = "bench_chain";
   for (int i = 0; i < relays; ++i) {
     g.nodes.push_back({"r" + std::to_string(i), "bench_relay", {{"stage", i + 1}}, ""});
-    if (i > 0) g.connections.push_back({"r" + std::to_string(i - 1), MessageKind::kAudioFrame, "*", {"r" + std::to_string(i)}, ""});
+    if (i > 0)
+      g.connections.push_back({"r" + std::to_string(i - 1),
+                               MessageKind::kAudioFrame,
+                               "*",
+                               {"r" + std::to_string(i)},
+                               ""});
   }
   return g;
 }
@@ -160,13 +171,17 @@ void bench_hops(AddonRegistry& reg, int frames) {
     for (int h = 2; h < kStages; ++h) b_inner.push_back((stamps[i][h] - stamps[i][h - 1]) / 1000.0);
     b_total.push_back((stamps[i][5] - stamps[i][0]) / 1000.0);
   }
-  std::printf("| hop latency, extension → extension (µs) | %.2f | %.2f | %.2f | %.2f | %.2f× / %.2f× |\n",
-              pct(inner, 0.5), pct(inner, 0.99), pct(b_inner, 0.5), pct(b_inner, 0.99),
-              pct(inner, 0.5) / std::max(0.01, pct(b_inner, 0.5)), pct(inner, 0.99) / std::max(0.01, pct(b_inner, 0.99)));
-  std::printf("| hop latency, external inject → first extension (µs) | %.2f | %.2f | | | |\n", pct(first, 0.5), pct(first, 0.99));
+  std::printf(
+      "| hop latency, extension → extension (µs) | %.2f | %.2f | %.2f | %.2f | %.2f× / %.2f× |\n",
+      pct(inner, 0.5), pct(inner, 0.99), pct(b_inner, 0.5), pct(b_inner, 0.99),
+      pct(inner, 0.5) / std::max(0.01, pct(b_inner, 0.5)),
+      pct(inner, 0.99) / std::max(0.01, pct(b_inner, 0.99)));
+  std::printf("| hop latency, external inject → first extension (µs) | %.2f | %.2f | | | |\n",
+              pct(first, 0.5), pct(first, 0.99));
   std::printf("| 5-extension chain end to end (µs) | %.2f | %.2f | %.2f | %.2f | %.2f× / %.2f× |\n",
               pct(total, 0.5), pct(total, 0.99), pct(b_total, 0.5), pct(b_total, 0.99),
-              pct(total, 0.5) / std::max(0.01, pct(b_total, 0.5)), pct(total, 0.99) / std::max(0.01, pct(b_total, 0.99)));
+              pct(total, 0.5) / std::max(0.01, pct(b_total, 0.5)),
+              pct(total, 0.99) / std::max(0.01, pct(b_total, 0.99)));
 }
 
 // Throughput: a blaster node sends `n` messages to one relay (2-node graph).
@@ -175,7 +190,8 @@ double bench_throughput(AddonRegistry& reg, int64_t n, bool data) {
   g.name = "bench_pair";
   g.nodes.push_back({"src", "bench_blaster", {{"count", n}, {"data", data}}, ""});
   g.nodes.push_back({"dst", "bench_relay", {{"stage", 0}}, ""});
-  g.connections.push_back({"src", data ? MessageKind::kData : MessageKind::kAudioFrame, "*", {"dst"}, ""});
+  g.connections.push_back(
+      {"src", data ? MessageKind::kData : MessageKind::kAudioFrame, "*", {"dst"}, ""});
   auto rt = Runtime::create({2, 1});
   auto engine = Engine::create(g, rt, {}, reg);
   std::promise<void> done;
@@ -248,8 +264,8 @@ void bench_fanout(AddonRegistry& reg, int frames) {
   const uint64_t copies = Buffer::payload_allocations() - before;
   (*engine)->stop_sync();
   g_done = nullptr;
-  std::printf("| fan-out of %d frames to 4 destinations: payload copies | %llu (%d deliveries) |\n", frames,
-              static_cast<unsigned long long>(copies), frames * 4);
+  std::printf("| fan-out of %d frames to 4 destinations: payload copies | %llu (%d deliveries) |\n",
+              frames, static_cast<unsigned long long>(copies), frames * 4);
 }
 
 }  // namespace
@@ -267,7 +283,9 @@ int main(int argc, char** argv) {
   (void)reg.add<Blaster>(kBlasterManifest);
   std::printf("runtime_bench: %d paced frames, %lld messages, %u hardware threads\n\n", frames,
               static_cast<long long>(messages), std::thread::hardware_concurrency());
-  std::printf("| measure | Parley p50 | Parley p99 | bare Asio p50 | bare Asio p99 | ratio p50 / p99 |\n|---|---|---|---|---|---|\n");
+  std::printf(
+      "| measure | Parley p50 | Parley p99 | bare Asio p50 | bare Asio p99 | ratio p50 / p99 "
+      "|\n|---|---|---|---|---|---|\n");
   bench_hops(reg, frames);
   const double base = baseline_throughput(messages);
   const double audio = bench_throughput(reg, messages, false);

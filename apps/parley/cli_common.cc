@@ -3,9 +3,9 @@
 
 #include <signal.h>
 
-#include <cstdlib>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <cstdlib>
 
 #include "parley/addon.h"
 

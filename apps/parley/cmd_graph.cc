@@ -1,8 +1,8 @@
 // `parley run`, `parley graph validate` and `parley addons`.
 #include <iostream>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "cli_common.h"
 #include "commands.h"
@@ -36,12 +36,13 @@ int run_graph(const std::string& file, const std::string& graph_name,
   }
   spdlog::info("graph '{}' running ({} nodes); Ctrl-C stops it", (*engine)->graph().name,
                (*engine)->graph().nodes.size());
-  const auto why = wait_for_stop(finished, std::chrono::milliseconds(static_cast<int64_t>(duration_s * 1000)));
+  const auto why =
+      wait_for_stop(finished, std::chrono::milliseconds(static_cast<int64_t>(duration_s * 1000)));
   spdlog::info("stopping: {}", why);
   (*engine)->stop_sync();
   const auto st = (*engine)->stats();
-  spdlog::info("stopped: {} messages delivered, {} without a route, {} extension errors", st.delivered,
-               st.dropped_no_route, st.callback_errors);
+  spdlog::info("stopped: {} messages delivered, {} without a route, {} extension errors",
+               st.delivered, st.dropped_no_route, st.callback_errors);
   return st.callback_errors > 0 ? 1 : 0;
 }
 
@@ -50,20 +51,23 @@ int validate(const std::string& file, const std::vector<std::string>& sets) {
   auto graphs = load_graph_file(file, problems);
   for (auto& g : graphs) {
     for (const auto& s : sets) {
-      if (Status st = apply_override(g, s); !st.is_ok()) problems.push_back({file, "", st.message()});
+      if (Status st = apply_override(g, s); !st.is_ok())
+        problems.push_back({file, "", st.message()});
     }
     auto more = validate_graph(g, AddonRegistry::global());
     problems.insert(problems.end(), more.begin(), more.end());
   }
   if (problems.empty()) {
-    std::cout << file << ": ok (" << graphs.size() << (graphs.size() == 1 ? " graph: " : " graphs: ");
+    std::cout << file << ": ok (" << graphs.size()
+              << (graphs.size() == 1 ? " graph: " : " graphs: ");
     for (size_t i = 0; i < graphs.size(); ++i)
       std::cout << (i ? ", " : "") << graphs[i].name << " [" << graphs[i].nodes.size() << " nodes]";
     std::cout << ")\n";
     return 0;
   }
   for (const auto& p : problems) std::cout << p.to_string() << "\n";
-  std::cout << problems.size() << (problems.size() == 1 ? " problem" : " problems") << " in " << file << "\n";
+  std::cout << problems.size() << (problems.size() == 1 ? " problem" : " problems") << " in "
+            << file << "\n";
   return 1;
 }
 
@@ -106,7 +110,8 @@ int list_addons(bool as_json) {
 
 }  // namespace
 
-void add_graph_commands(CLI::App& app, CommonOptions& common, std::function<void(std::function<int()>)> set_action) {
+void add_graph_commands(CLI::App& app, CommonOptions& common,
+                        std::function<void(std::function<int()>)> set_action) {
   auto* run = app.add_subcommand("run", "Run a graph until it finishes or Ctrl-C");
   auto file = std::make_shared<std::string>();
   auto graph = std::make_shared<std::string>();

@@ -23,7 +23,9 @@ class Echo final : public parley::Extension {
     nlohmann::json detail = cmd->properties();
     ctx.return_ok(std::move(cmd), std::move(detail));
   }
-  void on_data(parley::Context& ctx, std::unique_ptr<parley::Data> m) override { ctx.send(std::move(m)); }
+  void on_data(parley::Context& ctx, std::unique_ptr<parley::Data> m) override {
+    ctx.send(std::move(m));
+  }
   void on_audio_frame(parley::Context& ctx, std::unique_ptr<parley::AudioFrame> m) override {
     ctx.send(std::move(m));
   }

@@ -29,7 +29,8 @@ class WavSink final : public parley::Extension {
     if (frame->samples_per_channel > 0) write(ctx, *frame);
     if (frame->is_eof) {
       finish(ctx);
-      if (ctx.prop_bool("stop_graph_on_eof")) ctx.stop_graph("end of audio written to " + ctx.prop_string("path"));
+      if (ctx.prop_bool("stop_graph_on_eof"))
+        ctx.stop_graph("end of audio written to " + ctx.prop_string("path"));
     }
   }
   void on_stop(Context& ctx, parley::Done done) override {
@@ -52,7 +53,10 @@ class WavSink final : public parley::Extension {
       } else {
         if (!converter_) {
           auto c = parley::media::AudioConverter::create(format_);
-          if (c.is_ok()) converter_ = std::move(c).value(); else s = c.status();
+          if (c.is_ok())
+            converter_ = std::move(c).value();
+          else
+            s = c.status();
         }
         if (converter_) {
           scratch_.clear();
@@ -69,8 +73,10 @@ class WavSink final : public parley::Extension {
 
   void finish(Context& ctx) {
     if (!writer_) return;
-    if (Status s = writer_->close(); !s.is_ok()) ctx.log().error("closing {}: {}", ctx.prop_string("path"), s.message());
-    else ctx.log().info("wrote {}", ctx.prop_string("path"));
+    if (Status s = writer_->close(); !s.is_ok())
+      ctx.log().error("closing {}: {}", ctx.prop_string("path"), s.message());
+    else
+      ctx.log().info("wrote {}", ctx.prop_string("path"));
     writer_.reset();
   }
 

@@ -28,15 +28,16 @@ constexpr const char* kManifest = R"json({
 
 using parley::AudioFrame;
 using parley::Context;
-using parley::media::PcmFrame;
 using parley::Status;
+using parley::media::PcmFrame;
 
 class WavSource final : public parley::Extension {
  public:
   Status on_configure(Context& ctx) override {
     frame_ms_ = static_cast<int>(ctx.prop_int("frame_ms"));
     if (frame_ms_ < 1 || frame_ms_ > 1000)
-      return parley::invalid_argument("frame_ms must be between 1 and 1000, got " + std::to_string(frame_ms_));
+      return parley::invalid_argument("frame_ms must be between 1 and 1000, got " +
+                                      std::to_string(frame_ms_));
     if (ctx.prop_int("sample_rate") < 0 || ctx.prop_int("channels") < 0)
       return parley::invalid_argument("sample_rate and channels must be >= 0");
     return Status::ok();
@@ -52,16 +53,18 @@ class WavSource final : public parley::Extension {
         [path, rate, channels, frame_ms]() -> parley::Result<std::vector<PcmFrame>> {
           PARLEY_ASSIGN_OR_RETURN(parley::media::PcmAudio audio, parley::media::read_wav(path));
           parley::media::AudioFormat target{rate > 0 ? rate : audio.sample_rate,
-                                     channels > 0 ? channels : audio.channels};
+                                            channels > 0 ? channels : audio.channels};
           std::vector<int16_t> samples;
           if (target.sample_rate == audio.sample_rate && target.channels == audio.channels) {
             samples = std::move(audio.samples);
           } else {
             PARLEY_ASSIGN_OR_RETURN(auto conv, parley::media::AudioConverter::create(target));
-            PARLEY_RETURN_IF_ERROR(conv->convert(audio.samples, {audio.sample_rate, audio.channels}, samples));
+            PARLEY_RETURN_IF_ERROR(
+                conv->convert(audio.samples, {audio.sample_rate, audio.channels}, samples));
             PARLEY_RETURN_IF_ERROR(conv->flush(samples));
           }
-          PARLEY_ASSIGN_OR_RETURN(auto chunker, parley::media::Rechunker::create(target.sample_rate, target.channels, frame_ms));
+          PARLEY_ASSIGN_OR_RETURN(auto chunker, parley::media::Rechunker::create(
+                                                    target.sample_rate, target.channels, frame_ms));
           PARLEY_RETURN_IF_ERROR(chunker.push(samples));
           std::vector<PcmFrame> frames;
           PcmFrame f;
@@ -82,9 +85,11 @@ class WavSource final : public parley::Extension {
   void on_start(Context& ctx) override {
     ctx.log().info("playing {} ({} frames of {} ms{})", ctx.prop_string("path"), frames_.size(),
                    frame_ms_, ctx.prop_bool("realtime") ? ", real time" : ", as fast as possible");
-    const auto delay = std::chrono::milliseconds(std::max<int64_t>(0, ctx.prop_int("start_delay_ms")));
+    const auto delay =
+        std::chrono::milliseconds(std::max<int64_t>(0, ctx.prop_int("start_delay_ms")));
     if (ctx.prop_bool("realtime")) {
-      timer_ = ctx.set_timer(std::chrono::milliseconds(frame_ms_), [this, &ctx] { tick(ctx); }, true);
+      timer_ = ctx.set_timer(
+          std::chrono::milliseconds(frame_ms_), [this, &ctx] { tick(ctx); }, true);
     } else if (delay.count() > 0) {
       ctx.set_timer(delay, [this, &ctx] { send_all(ctx); });
     } else {
@@ -93,7 +98,8 @@ class WavSource final : public parley::Extension {
     if (ctx.prop_bool("realtime") && delay.count() > 0) {
       ctx.cancel_timer(timer_);
       ctx.set_timer(delay, [this, &ctx] {
-        timer_ = ctx.set_timer(std::chrono::milliseconds(frame_ms_), [this, &ctx] { tick(ctx); }, true);
+        timer_ = ctx.set_timer(
+            std::chrono::milliseconds(frame_ms_), [this, &ctx] { tick(ctx); }, true);
       });
     }
   }
@@ -129,7 +135,8 @@ class WavSource final : public parley::Extension {
     if (ctx.prop_bool("loop") && !frames_.empty()) {
       offset_ms_ += static_cast<int64_t>(frames_.size()) * frame_ms_;
       next_ = 0;
-      if (!ctx.prop_bool("realtime")) ctx.set_timer(std::chrono::milliseconds(1), [this, &ctx] { send_all(ctx); });
+      if (!ctx.prop_bool("realtime"))
+        ctx.set_timer(std::chrono::milliseconds(1), [this, &ctx] { send_all(ctx); });
       return;
     }
     finished_ = true;

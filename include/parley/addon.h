@@ -42,7 +42,8 @@ class AddonRegistry {
   Status add(std::string_view manifest_json, std::string origin = "built-in") {
     auto manifest = Manifest::parse(manifest_json);
     if (!manifest.is_ok()) return manifest.status();
-    return add(std::move(manifest).value(), [] { return std::make_unique<T>(); }, std::move(origin));
+    return add(
+        std::move(manifest).value(), [] { return std::make_unique<T>(); }, std::move(origin));
   }
   // The addon, or nullptr.
   const Addon* find(std::string_view name) const;
@@ -75,9 +76,9 @@ struct PluginInfo {
 }  // namespace parley
 
 // Declares a plugin library's entry point. `fn` is `parley::Status fn(parley::AddonRegistry&)`.
-#define PARLEY_PLUGIN(plugin_name, fn)                                               \
-  extern "C" __attribute__((visibility("default"))) const ::parley::PluginInfo*      \
-  parley_plugin_info() {                                                             \
-    static const ::parley::PluginInfo info{PARLEY_ABI_VERSION, plugin_name, &fn};    \
-    return &info;                                                                    \
+#define PARLEY_PLUGIN(plugin_name, fn)                                            \
+  extern "C" __attribute__((visibility("default"))) const ::parley::PluginInfo*   \
+  parley_plugin_info() {                                                          \
+    static const ::parley::PluginInfo info{PARLEY_ABI_VERSION, plugin_name, &fn}; \
+    return &info;                                                                 \
   }

@@ -22,8 +22,8 @@ class EngineImpl;
 }
 
 // Receives every metric an extension reports (name, value, labels incl. node and graph).
-using MetricsHook = std::function<void(std::string_view name, double value,
-                                       const nlohmann::json& labels)>;
+using MetricsHook =
+    std::function<void(std::string_view name, double value, const nlohmann::json& labels)>;
 
 // Optional behaviour of an engine.
 struct EngineOptions {
@@ -38,10 +38,10 @@ struct EngineOptions {
 
 // Counters kept by an engine, readable at any time.
 struct EngineStats {
-  uint64_t delivered = 0;       // messages handed to an extension callback
-  uint64_t dropped_no_route = 0;// sends with no destination
-  uint64_t dropped_stopped = 0; // messages for nodes already deinitialised
-  uint64_t callback_errors = 0; // exceptions caught from extension callbacks
+  uint64_t delivered = 0;         // messages handed to an extension callback
+  uint64_t dropped_no_route = 0;  // sends with no destination
+  uint64_t dropped_stopped = 0;   // messages for nodes already deinitialised
+  uint64_t callback_errors = 0;   // exceptions caught from extension callbacks
 };
 
 // A graph instance. Create from a validated GraphSpec, start, feed or let run, stop.
@@ -49,9 +49,9 @@ class Engine {
  public:
   // Instantiates every node (configure stage). Fails with the node name if an addon is missing
   // or an extension rejects its properties.
-  static Result<std::unique_ptr<Engine>> create(GraphSpec graph, std::shared_ptr<Runtime> runtime,
-                                                EngineOptions options = {},
-                                                const AddonRegistry& registry = AddonRegistry::global());
+  static Result<std::unique_ptr<Engine>> create(
+      GraphSpec graph, std::shared_ptr<Runtime> runtime, EngineOptions options = {},
+      const AddonRegistry& registry = AddonRegistry::global());
   ~Engine();  // stops the graph if still running (blocking)
 
   // init every node, then start every node; `done` gets the first failure, if any.

@@ -128,12 +128,15 @@ class Context {
 };
 
 // Tracks interruption: work tagged with a turn older than the newest flush is stale.
-// Typical use in on_cmd: `if (cmd->name() == kFlushCmd) { gate.flush(*cmd); cancel(); ctx.forward_cmd(...); }`
+// Typical use in on_cmd: `if (cmd->name() == kFlushCmd) { gate.flush(*cmd); cancel();
+// ctx.forward_cmd(...); }`
 class TurnGate {
  public:
   // Records a flush; turns before its `turn_id` become stale. Returns that turn id.
   int64_t flush(const Cmd& flush_cmd);
-  void flush_before(int64_t turn_id) { if (turn_id > min_live_turn_) min_live_turn_ = turn_id; }
+  void flush_before(int64_t turn_id) {
+    if (turn_id > min_live_turn_) min_live_turn_ = turn_id;
+  }
   // True when work for `turn_id` must be dropped.
   bool is_stale(int64_t turn_id) const { return turn_id < min_live_turn_; }
   // The oldest turn still allowed.

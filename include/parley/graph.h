@@ -65,7 +65,8 @@ EnvLookup process_env();
 std::vector<GraphSpec> parse_graph_document(const nlohmann::json& doc, const std::string& file,
                                             std::vector<GraphProblem>& problems);
 // Reads and parses a graph file (JSON syntax errors become problems with line and column).
-std::vector<GraphSpec> load_graph_file(const std::string& path, std::vector<GraphProblem>& problems);
+std::vector<GraphSpec> load_graph_file(const std::string& path,
+                                       std::vector<GraphProblem>& problems);
 
 // Applies a "node.property=value" override; the value is JSON if it parses as JSON, else a string.
 Status apply_override(GraphSpec& graph, const std::string& assignment);

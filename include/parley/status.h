@@ -12,16 +12,16 @@ namespace parley {
 // Broad category of a failure; stable across releases so callers may branch on it.
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,   // the caller passed something malformed
-  kNotFound,          // a named thing (file, addon, node, graph) does not exist
-  kAlreadyExists,     // a unique name was used twice
-  kFailedPrecondition,// the object is not in a state that allows the call
-  kUnavailable,       // a resource (decoder, worker, peer) is busy or gone; retry may help
-  kDeadlineExceeded,  // a timeout expired
-  kCancelled,         // work was cancelled (flush, stop)
-  kDataLoss,          // input was truncated or corrupt
-  kUnimplemented,     // the feature is not supported
-  kInternal,          // a bug or an unexpected exception
+  kInvalidArgument,     // the caller passed something malformed
+  kNotFound,            // a named thing (file, addon, node, graph) does not exist
+  kAlreadyExists,       // a unique name was used twice
+  kFailedPrecondition,  // the object is not in a state that allows the call
+  kUnavailable,         // a resource (decoder, worker, peer) is busy or gone; retry may help
+  kDeadlineExceeded,    // a timeout expired
+  kCancelled,           // work was cancelled (flush, stop)
+  kDataLoss,            // input was truncated or corrupt
+  kUnimplemented,       // the feature is not supported
+  kInternal,            // a bug or an unexpected exception
 };
 
 // Human-readable name of a status code ("invalid_argument", ...).
@@ -50,21 +50,27 @@ class [[nodiscard]] Status {
 };
 
 // Shorthands for building error statuses.
-inline Status invalid_argument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+inline Status invalid_argument(std::string m) {
+  return {StatusCode::kInvalidArgument, std::move(m)};
+}
 inline Status not_found(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
-inline Status failed_precondition(std::string m) { return {StatusCode::kFailedPrecondition, std::move(m)}; }
+inline Status failed_precondition(std::string m) {
+  return {StatusCode::kFailedPrecondition, std::move(m)};
+}
 inline Status unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
 inline Status internal_error(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 inline Status data_loss(std::string m) { return {StatusCode::kDataLoss, std::move(m)}; }
 inline Status cancelled(std::string m) { return {StatusCode::kCancelled, std::move(m)}; }
-inline Status deadline_exceeded(std::string m) { return {StatusCode::kDeadlineExceeded, std::move(m)}; }
+inline Status deadline_exceeded(std::string m) {
+  return {StatusCode::kDeadlineExceeded, std::move(m)};
+}
 inline Status unimplemented(std::string m) { return {StatusCode::kUnimplemented, std::move(m)}; }
 
 // A value of type T, or the Status explaining why there is none.
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     assert(!std::get<Status>(v_).is_ok() && "Result built from an ok Status has no value");
   }
@@ -89,9 +95,9 @@ class [[nodiscard]] Result {
 }  // namespace parley
 
 // Returns the status from the enclosing function if `expr` is not ok.
-#define PARLEY_RETURN_IF_ERROR(expr)              \
-  do {                                            \
-    ::parley::Status parley_status_ = (expr);     \
+#define PARLEY_RETURN_IF_ERROR(expr)                    \
+  do {                                                  \
+    ::parley::Status parley_status_ = (expr);           \
     if (!parley_status_.is_ok()) return parley_status_; \
   } while (0)
 
@@ -99,8 +105,8 @@ class [[nodiscard]] Result {
 #define PARLEY_CONCAT_(a, b) PARLEY_CONCAT_INNER_(a, b)
 
 // `PARLEY_ASSIGN_OR_RETURN(auto x, make_x());` — binds the value or returns the error.
-#define PARLEY_ASSIGN_OR_RETURN(lhs, expr)                                  \
-  auto PARLEY_CONCAT_(parley_result_, __LINE__) = (expr);                   \
-  if (!PARLEY_CONCAT_(parley_result_, __LINE__).is_ok())                    \
-    return PARLEY_CONCAT_(parley_result_, __LINE__).status();               \
+#define PARLEY_ASSIGN_OR_RETURN(lhs, expr)                    \
+  auto PARLEY_CONCAT_(parley_result_, __LINE__) = (expr);     \
+  if (!PARLEY_CONCAT_(parley_result_, __LINE__).is_ok())      \
+    return PARLEY_CONCAT_(parley_result_, __LINE__).status(); \
   lhs = std::move(PARLEY_CONCAT_(parley_result_, __LINE__)).value()

@@ -2,15 +2,16 @@
 #include <dirent.h>
 #include <dlfcn.h>
 
-#include <algorithm>
 #include <spdlog/spdlog.h>
+#include <algorithm>
 
 #include "parley/addon.h"
 
 namespace parley {
 
 AddonRegistry& AddonRegistry::global() {
-  static AddonRegistry* registry = new AddonRegistry();  // never destroyed: plugins may outlive exit
+  static AddonRegistry* registry =
+      new AddonRegistry();  // never destroyed: plugins may outlive exit
   return *registry;
 }
 
@@ -20,13 +21,13 @@ Status AddonRegistry::add(Manifest manifest, ExtensionFactory factory, std::stri
   if (!loading_origin_.empty()) origin = loading_origin_;
   auto it = addons_.find(manifest.name);
   if (it != addons_.end()) {
-    return Status(StatusCode::kAlreadyExists, "addon '" + manifest.name +
-                                                  "' is already registered (from " +
-                                                  it->second->origin + ")");
+    return Status(
+        StatusCode::kAlreadyExists,
+        "addon '" + manifest.name + "' is already registered (from " + it->second->origin + ")");
   }
   std::string name = manifest.name;
-  addons_.emplace(name, std::make_unique<Addon>(Addon{std::move(manifest), std::move(factory),
-                                                      std::move(origin)}));
+  addons_.emplace(name, std::make_unique<Addon>(
+                            Addon{std::move(manifest), std::move(factory), std::move(origin)}));
   return Status::ok();
 }
 
@@ -78,7 +79,8 @@ Status AddonRegistry::load_plugin(const std::string& path) {
     loading_origin_.clear();
   }
   // The handle stays open for the life of the process: extensions' code lives in it.
-  if (!s.is_ok()) return s.with_context("plugin '" + path + "' (" + info->name + ")");
+  if (!s.is_ok())
+    return s.with_context("plugin '" + path + "' (" + (info->name ? info->name : "unnamed") + ")");
   return Status::ok();
 }
 

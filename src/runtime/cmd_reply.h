@@ -25,7 +25,8 @@ class CmdReply {
   // Sends the result; returns false when one was already sent.
   bool reply(const std::string& cmd_name, Status status, nlohmann::json detail) {
     if (done_.exchange(true)) return false;
-    auto result = std::make_unique<CmdResult>(cmd_name, cmd_id_, std::move(status), std::move(detail));
+    auto result =
+        std::make_unique<CmdResult>(cmd_name, cmd_id_, std::move(status), std::move(detail));
     result->set_source(dest_node_);
     deliver_(std::move(result), dest_node_);
     return true;
@@ -36,8 +37,8 @@ class CmdReply {
     const bool unwinding = std::uncaught_exceptions() > 0;
     reply(cmd_name,
           internal_error("node '" + dest_node_ + "' " +
-                         (unwinding ? "threw an exception while handling" : "dropped") +
-                         " cmd '" + cmd_name + "' without returning a result"),
+                         (unwinding ? "threw an exception while handling" : "dropped") + " cmd '" +
+                         cmd_name + "' without returning a result"),
           {});
   }
 

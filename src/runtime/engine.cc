@@ -4,8 +4,8 @@
 
 #include <future>
 
-#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/asio/post.hpp>
 
 #include "runtime/engine_impl.h"
 
@@ -25,8 +25,8 @@ void Node::begin_init(std::function<void(Status)> done) {
       post_fn([this, s, done] {
         state_ = NodeState::kInitialized;
         done(s.is_ok() ? s
-                       : Status(s.code(), "node '" + spec_.name + "' failed to initialise: " +
-                                              s.message()));
+                       : Status(s.code(),
+                                "node '" + spec_.name + "' failed to initialise: " + s.message()));
       });
     };
     try {
@@ -93,8 +93,7 @@ void Node::begin_deinit(std::function<void()> done) {
     // Every command this node still waits on gets its one final result before deinit.
     std::vector<uint64_t> ids;
     for (auto& [id, p] : pending_cmds_) ids.push_back(id);
-    for (uint64_t id : ids)
-      complete_cmd(id, cancelled("graph stopped before a result arrived"));
+    for (uint64_t id : ids) complete_cmd(id, cancelled("graph stopped before a result arrived"));
     if (state_ != NodeState::kCreated) guarded("on_deinit", [&] { ext_->on_deinit(*this); });
     for (auto& [id, t] : timers_) t.timer->cancel();
     timers_.clear();
@@ -318,7 +317,8 @@ void Engine::stop_sync() {
 Status Engine::inject(const std::string& node, std::unique_ptr<Message> msg) {
   detail::Node* n = impl_->find(node);
   if (!n) return not_found("graph '" + impl_->graph().name + "' has no node '" + node + "'");
-  if (!impl_->accepting()) return failed_precondition("graph '" + impl_->graph().name + "' is stopping");
+  if (!impl_->accepting())
+    return failed_precondition("graph '" + impl_->graph().name + "' is stopping");
   if (msg->kind() == MessageKind::kCmd || msg->kind() == MessageKind::kCmdResult)
     return invalid_argument("use inject_cmd to send a command");
   n->enqueue(std::move(msg));
@@ -329,7 +329,8 @@ Status Engine::inject_cmd(const std::string& node, std::unique_ptr<Cmd> cmd,
                           ResultHandler on_result, std::chrono::milliseconds timeout) {
   detail::Node* n = impl_->find(node);
   if (!n) return not_found("graph '" + impl_->graph().name + "' has no node '" + node + "'");
-  if (!impl_->accepting()) return failed_precondition("graph '" + impl_->graph().name + "' is stopping");
+  if (!impl_->accepting())
+    return failed_precondition("graph '" + impl_->graph().name + "' is stopping");
   n->deliver_external_cmd(std::move(cmd), std::move(on_result), timeout);
   return Status::ok();
 }

@@ -15,9 +15,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <spdlog/logger.h>
 #include "parley/engine.h"
 #include "parley/extension.h"
-#include <spdlog/logger.h>
 
 #include "runtime/cmd_reply.h"
 
@@ -27,7 +27,15 @@ class EngineImpl;
 class Node;
 
 // Lifecycle state of one node (DESIGN.md §1).
-enum class NodeState { kCreated, kInitializing, kInitialized, kStarted, kStopping, kStopped, kDeinitialized };
+enum class NodeState {
+  kCreated,
+  kInitializing,
+  kInitialized,
+  kStarted,
+  kStopping,
+  kStopped,
+  kDeinitialized
+};
 
 // Where one node's messages of one kind go.
 struct Route {
@@ -51,7 +59,8 @@ class Node final : public Context, public std::enable_shared_from_this<Node> {
                 std::chrono::milliseconds timeout) override;
   void return_result(std::unique_ptr<Cmd> cmd, Status status, nlohmann::json detail) override;
   bool has_destination(MessageKind kind, const std::string& name) const override;
-  TimerId set_timer(std::chrono::milliseconds delay, std::function<void()> fn, bool repeat) override;
+  TimerId set_timer(std::chrono::milliseconds delay, std::function<void()> fn,
+                    bool repeat) override;
   void cancel_timer(TimerId id) override;
   Poster poster() override;
   void run_blocking(std::function<void()> work, std::function<void()> done) override;

@@ -69,7 +69,8 @@ Status ExtensionTester::start() {
   GraphSpec graph;
   graph.name = "tester:" + addon_;
   graph.file = "<ExtensionTester>";
-  graph.nodes.push_back({kExtNode, addon_, properties_.is_null() ? nlohmann::json::object() : properties_,
+  graph.nodes.push_back({kExtNode, addon_,
+                         properties_.is_null() ? nlohmann::json::object() : properties_,
                          "/nodes/0"});
   graph.nodes.push_back({kProbeNode, "parley_tester_probe", nlohmann::json::object(), "/nodes/1"});
   // Properties are validated as in any graph; the wildcard wiring below is the tester's own.
@@ -105,12 +106,13 @@ std::unique_ptr<CmdResult> ExtensionTester::send_cmd(std::unique_ptr<Cmd> cmd,
                                                      std::chrono::milliseconds timeout) {
   const std::string name = cmd->name();
   if (!engine_)
-    return std::make_unique<CmdResult>(name, 0, failed_precondition("ExtensionTester: not started"));
+    return std::make_unique<CmdResult>(name, 0,
+                                       failed_precondition("ExtensionTester: not started"));
   auto promise = std::make_shared<std::promise<std::unique_ptr<CmdResult>>>();
   auto future = promise->get_future();
-  Status s = engine_->inject_cmd(kExtNode, std::move(cmd),
-                                 [promise](std::unique_ptr<CmdResult> r) { promise->set_value(std::move(r)); },
-                                 timeout);
+  Status s = engine_->inject_cmd(
+      kExtNode, std::move(cmd),
+      [promise](std::unique_ptr<CmdResult> r) { promise->set_value(std::move(r)); }, timeout);
   if (!s.is_ok()) return std::make_unique<CmdResult>(name, 0, s);
   return future.get();
 }

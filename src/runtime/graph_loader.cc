@@ -24,7 +24,8 @@ void check_keys(const nlohmann::json& obj, std::initializer_list<const char*> al
     if (!ok) {
       std::string list;
       for (const char* a : allowed) list += std::string(list.empty() ? "" : ", ") + a;
-      problem(out, file, path + "/" + it.key(), "unknown key '" + it.key() + "' (expected one of: " + list + ")");
+      problem(out, file, path + "/" + it.key(),
+              "unknown key '" + it.key() + "' (expected one of: " + list + ")");
     }
   }
 }
@@ -83,8 +84,9 @@ void parse_connections(const nlohmann::json& conns, const std::string& file,
       problem(out, file, path, "expected {\"extension\": <source node>, <kind>: [...]}");
       continue;
     }
-    check_keys(c, {"extension", "cmd", "data", "audio_frame", "video_frame", "app",
-                   "extension_group"}, file, path, out);
+    check_keys(c,
+               {"extension", "cmd", "data", "audio_frame", "video_frame", "app", "extension_group"},
+               file, path, out);
     const std::string source = c["extension"].get<std::string>();
     for (const char* kind_key : {"cmd", "data", "audio_frame", "video_frame"}) {
       if (!c.contains(kind_key)) continue;
@@ -115,7 +117,8 @@ void parse_connections(const nlohmann::json& conns, const std::string& file,
           continue;
         }
         if (!flow.contains("dest") || !flow["dest"].is_array() || flow["dest"].empty()) {
-          problem(out, file, fpath + "/dest", "expected a non-empty array of {\"extension\": <node>}");
+          problem(out, file, fpath + "/dest",
+                  "expected a non-empty array of {\"extension\": <node>}");
           continue;
         }
         std::vector<std::string> dests;
@@ -128,8 +131,7 @@ void parse_connections(const nlohmann::json& conns, const std::string& file,
                     "expected {\"extension\": <node name>}");
           }
         }
-        for (const auto& name : names)
-          g.connections.push_back({source, kind, name, dests, fpath});
+        for (const auto& name : names) g.connections.push_back({source, kind, name, dests, fpath});
       }
     }
   }
@@ -195,10 +197,13 @@ std::vector<GraphSpec> parse_graph_document(const nlohmann::json& doc, const std
         problem(problems, file, path, "expected {\"name\": ..., \"graph\": {...}}");
         continue;
       }
-      check_keys(entry, {"name", "description", "auto_start", "singleton", "graph", "nodes",
-                         "connections"}, file, path, problems);
-      GraphSpec g = entry.contains("graph") ? parse_one(entry["graph"], file, path + "/graph", problems)
-                                            : parse_one(entry, file, path, problems);
+      check_keys(
+          entry,
+          {"name", "description", "auto_start", "singleton", "graph", "nodes", "connections"}, file,
+          path, problems);
+      GraphSpec g = entry.contains("graph")
+                        ? parse_one(entry["graph"], file, path + "/graph", problems)
+                        : parse_one(entry, file, path, problems);
       g.name = entry["name"].get<std::string>();
       g.description = entry.value("description", "");
       graphs.push_back(std::move(g));
@@ -220,7 +225,8 @@ std::vector<GraphSpec> parse_graph_document(const nlohmann::json& doc, const std
   return graphs;
 }
 
-std::vector<GraphSpec> load_graph_file(const std::string& path, std::vector<GraphProblem>& problems) {
+std::vector<GraphSpec> load_graph_file(const std::string& path,
+                                       std::vector<GraphProblem>& problems) {
   std::ifstream in(path);
   if (!in) {
     problem(problems, path, "", "cannot open the graph file");
@@ -241,7 +247,8 @@ std::vector<GraphSpec> load_graph_file(const std::string& path, std::vector<Grap
 Status apply_override(GraphSpec& graph, const std::string& assignment) {
   const auto eq = assignment.find('=');
   const auto dot = assignment.find('.');
-  if (eq == std::string::npos || dot == std::string::npos || dot > eq || dot == 0 || dot + 1 == eq) {
+  if (eq == std::string::npos || dot == std::string::npos || dot > eq || dot == 0 ||
+      dot + 1 == eq) {
     return invalid_argument("override '" + assignment + "' must look like node.property=value");
   }
   const std::string node = assignment.substr(0, dot);
@@ -250,17 +257,21 @@ Status apply_override(GraphSpec& graph, const std::string& assignment) {
   nlohmann::json value = nlohmann::json::parse(text, nullptr, false);
   if (value.is_discarded()) value = text;  // plain words are strings
   NodeSpec* n = graph.find_node(node);
-  if (!n) return not_found("override '" + assignment + "': graph '" + graph.name + "' has no node '" + node + "'");
+  if (!n)
+    return not_found("override '" + assignment + "': graph '" + graph.name + "' has no node '" +
+                     node + "'");
   n->properties[prop] = value;
   return Status::ok();
 }
 
 Status apply_overrides(GraphSpec& graph, const nlohmann::json& overrides) {
   if (overrides.is_null()) return Status::ok();
-  if (!overrides.is_object()) return invalid_argument("properties must be an object {node: {property: value}}");
+  if (!overrides.is_object())
+    return invalid_argument("properties must be an object {node: {property: value}}");
   for (auto it = overrides.begin(); it != overrides.end(); ++it) {
     NodeSpec* n = graph.find_node(it.key());
-    if (!n) return not_found("properties: graph '" + graph.name + "' has no node '" + it.key() + "'");
+    if (!n)
+      return not_found("properties: graph '" + graph.name + "' has no node '" + it.key() + "'");
     if (!it->is_object()) return invalid_argument("properties." + it.key() + " must be an object");
     for (auto p = it->begin(); p != it->end(); ++p) n->properties[p.key()] = *p;
   }
@@ -269,7 +280,8 @@ Status apply_overrides(GraphSpec& graph, const nlohmann::json& overrides) {
 
 Status problems_to_status(const std::vector<GraphProblem>& problems) {
   if (problems.empty()) return Status::ok();
-  std::string msg = std::to_string(problems.size()) + (problems.size() == 1 ? " problem" : " problems");
+  std::string msg =
+      std::to_string(problems.size()) + (problems.size() == 1 ? " problem" : " problems");
   for (const auto& p : problems) msg += "\n  " + p.to_string();
   return invalid_argument(msg);
 }

@@ -52,8 +52,8 @@ struct Validator {
       } else if (fallback) {
         out += *fallback;
       } else {
-        add(path, "environment variable " + ref + " is not set (set it, or give a default with ${env:" +
-                      ref + "|default})");
+        add(path, "environment variable " + ref +
+                      " is not set (set it, or give a default with ${env:" + ref + "|default})");
         return std::nullopt;
       }
       pos = end + 1;
@@ -72,9 +72,11 @@ struct Validator {
     }
     bool ok = true;
     if (v.is_object()) {
-      for (auto it = v.begin(); it != v.end(); ++it) ok = expand_all(*it, path + "/" + it.key()) && ok;
+      for (auto it = v.begin(); it != v.end(); ++it)
+        ok = expand_all(*it, path + "/" + it.key()) && ok;
     } else if (v.is_array()) {
-      for (size_t i = 0; i < v.size(); ++i) ok = expand_all(v[i], path + "/" + std::to_string(i)) && ok;
+      for (size_t i = 0; i < v.size(); ++i)
+        ok = expand_all(v[i], path + "/" + std::to_string(i)) && ok;
     }
     return ok;
   }
@@ -89,15 +91,16 @@ struct Validator {
       if (!spec) {
         std::string known;
         for (const auto& p : m.properties) known += (known.empty() ? "" : ", ") + p.name;
-        add(path, "unknown property '" + it.key() + "' for addon '" + m.name + "' (known: " +
-                      (known.empty() ? "none" : known) + ")");
+        add(path, "unknown property '" + it.key() + "' for addon '" + m.name +
+                      "' (known: " + (known.empty() ? "none" : known) + ")");
         continue;
       }
       nlohmann::json value = *it;
       if (!expand_all(value, path)) continue;
       auto coerced = coerce_property(value, spec->type);
       if (!coerced.is_ok()) {
-        add(path, "property '" + it.key() + "' of addon '" + m.name + "': " + coerced.status().message());
+        add(path,
+            "property '" + it.key() + "' of addon '" + m.name + "': " + coerced.status().message());
         continue;
       }
       resolved[it.key()] = std::move(coerced).value();
@@ -106,9 +109,10 @@ struct Validator {
       if (resolved.contains(spec.name) || node.properties.contains(spec.name)) continue;
       if (spec.default_value.is_null()) {
         if (spec.required)
-          add(base + "/" + spec.name, "missing required property '" + spec.name + "' (" +
-                                          property_type_name(spec.type) + ") of addon '" + m.name +
-                                          "'" + (spec.description.empty() ? "" : ": " + spec.description));
+          add(base + "/" + spec.name,
+              "missing required property '" + spec.name + "' (" + property_type_name(spec.type) +
+                  ") of addon '" + m.name + "'" +
+                  (spec.description.empty() ? "" : ": " + spec.description));
         continue;
       }
       nlohmann::json value = spec.default_value;
@@ -124,7 +128,8 @@ struct Validator {
     node.properties = std::move(resolved);
   }
 
-  static std::string names_of(const std::map<MessageKind, std::vector<std::string>>& m, MessageKind k) {
+  static std::string names_of(const std::map<MessageKind, std::vector<std::string>>& m,
+                              MessageKind k) {
     auto it = m.find(k);
     if (it == m.end() || it->second.empty()) return "none";
     std::string s;
@@ -143,9 +148,11 @@ struct Validator {
       const Addon* addon = registry.find(node.addon);
       if (!addon) {
         std::string known;
-        for (const Addon* a : registry.list()) known += (known.empty() ? "" : ", ") + a->manifest.name;
-        add(node.json_path + "/addon", "unknown addon '" + node.addon + "' (available: " + known +
-                                           "; out-of-tree addons load from --addon-path or PARLEY_ADDON_PATH)");
+        for (const Addon* a : registry.list())
+          known += (known.empty() ? "" : ", ") + a->manifest.name;
+        add(node.json_path + "/addon",
+            "unknown addon '" + node.addon + "' (available: " + known +
+                "; out-of-tree addons load from --addon-path or PARLEY_ADDON_PATH)");
         continue;
       }
       addons[node.name] = addon;
@@ -175,9 +182,9 @@ struct Validator {
       if (src != addons.end() && c.message_name != "*") {
         const auto& sm = src->second->manifest;
         if (!sm.emits(c.kind, c.message_name)) {
-          add(c.json_path + "/name", "node '" + c.source + "' (addon '" + sm.name + "') never sends " +
-                                         kind + " '" + c.message_name + "' (it sends " + kind + ": " +
-                                         names_of(sm.out, c.kind) + ")");
+          add(c.json_path + "/name",
+              "node '" + c.source + "' (addon '" + sm.name + "') never sends " + kind + " '" +
+                  c.message_name + "' (it sends " + kind + ": " + names_of(sm.out, c.kind) + ")");
         }
       }
     }

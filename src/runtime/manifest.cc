@@ -11,7 +11,8 @@ namespace {
 std::optional<PropertyType> parse_type(const std::string& t) {
   if (t == "string") return PropertyType::kString;
   if (t == "int" || t == "int64" || t == "int32" || t == "integer") return PropertyType::kInt;
-  if (t == "number" || t == "float64" || t == "float32" || t == "double") return PropertyType::kNumber;
+  if (t == "number" || t == "float64" || t == "float32" || t == "double")
+    return PropertyType::kNumber;
   if (t == "bool" || t == "boolean") return PropertyType::kBool;
   if (t == "object") return PropertyType::kObject;
   if (t == "array") return PropertyType::kArray;
@@ -33,10 +34,12 @@ Status parse_messages(const nlohmann::json& j, const char* field,
   for (auto it = j.begin(); it != j.end(); ++it) {
     auto kind = parse_message_kind(it.key());
     if (!kind)
-      return invalid_argument(std::string("'") + field + "." + it.key() +
-                              "': unknown message kind (expected cmd, data, audio_frame, video_frame)");
+      return invalid_argument(
+          std::string("'") + field + "." + it.key() +
+          "': unknown message kind (expected cmd, data, audio_frame, video_frame)");
     if (!it->is_array())
-      return invalid_argument(std::string("'") + field + "." + it.key() + "' must be an array of names");
+      return invalid_argument(std::string("'") + field + "." + it.key() +
+                              "' must be an array of names");
     for (const auto& n : *it) {
       if (!n.is_string())
         return invalid_argument(std::string("'") + field + "." + it.key() + "' must hold strings");
@@ -59,13 +62,20 @@ bool list_has(const std::map<MessageKind, std::vector<std::string>>& m, MessageK
 
 const char* property_type_name(PropertyType type) {
   switch (type) {
-    case PropertyType::kString: return "string";
-    case PropertyType::kInt: return "int";
-    case PropertyType::kNumber: return "number";
-    case PropertyType::kBool: return "bool";
-    case PropertyType::kObject: return "object";
-    case PropertyType::kArray: return "array";
-    case PropertyType::kAny: return "any";
+    case PropertyType::kString:
+      return "string";
+    case PropertyType::kInt:
+      return "int";
+    case PropertyType::kNumber:
+      return "number";
+    case PropertyType::kBool:
+      return "bool";
+    case PropertyType::kObject:
+      return "object";
+    case PropertyType::kArray:
+      return "array";
+    case PropertyType::kAny:
+      return "any";
   }
   return "any";
 }
@@ -166,7 +176,8 @@ Result<nlohmann::json> coerce_property(const nlohmann::json& value, PropertyType
       if (value.is_number_integer()) return value;
       if (value.is_number_float()) {
         double d = value.get<double>();
-        if (std::floor(d) == d && std::fabs(d) < 9.2e18) return nlohmann::json(static_cast<int64_t>(d));
+        if (std::floor(d) == d && std::fabs(d) < 9.2e18)
+          return nlohmann::json(static_cast<int64_t>(d));
         return mismatch();
       }
       if (value.is_string()) {

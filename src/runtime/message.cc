@@ -7,11 +7,16 @@ namespace parley {
 
 const char* message_kind_name(MessageKind kind) {
   switch (kind) {
-    case MessageKind::kCmd: return "cmd";
-    case MessageKind::kCmdResult: return "cmd_result";
-    case MessageKind::kData: return "data";
-    case MessageKind::kAudioFrame: return "audio_frame";
-    case MessageKind::kVideoFrame: return "video_frame";
+    case MessageKind::kCmd:
+      return "cmd";
+    case MessageKind::kCmdResult:
+      return "cmd_result";
+    case MessageKind::kData:
+      return "data";
+    case MessageKind::kAudioFrame:
+      return "audio_frame";
+    case MessageKind::kVideoFrame:
+      return "video_frame";
   }
   return "unknown";
 }
@@ -26,10 +31,14 @@ std::optional<MessageKind> parse_message_kind(std::string_view key) {
 
 const char* pixel_format_name(PixelFormat fmt) {
   switch (fmt) {
-    case PixelFormat::kRgb24: return "RGB24";
-    case PixelFormat::kRgba: return "RGBA";
-    case PixelFormat::kI420: return "I420";
-    case PixelFormat::kJpeg: return "JPEG";
+    case PixelFormat::kRgb24:
+      return "RGB24";
+    case PixelFormat::kRgba:
+      return "RGBA";
+    case PixelFormat::kI420:
+      return "I420";
+    case PixelFormat::kJpeg:
+      return "JPEG";
   }
   return "unknown";
 }

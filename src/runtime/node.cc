@@ -1,6 +1,6 @@
 // Node: one extension instance on its own strand — delivery, commands, timers, blocking work.
-#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/asio/post.hpp>
 
 #include "runtime/engine_impl.h"
 #include "runtime/logging.h"
@@ -109,7 +109,8 @@ void Node::handle(std::unique_ptr<Message> msg) {
       if (msg->kind() == MessageKind::kCmd) {
         auto& cmd = static_cast<Cmd&>(*msg);
         if (auto reply = cmd.take_reply())
-          reply->reply(cmd.name(), failed_precondition("node '" + spec_.name + "' has stopped"), {});
+          reply->reply(cmd.name(), failed_precondition("node '" + spec_.name + "' has stopped"),
+                       {});
       }
       return;
   }
@@ -154,7 +155,10 @@ bool Node::send(std::unique_ptr<Message> msg) {
   size_t count = 0;
   std::vector<Node*> many;
   for_each_dest(msg->kind(), msg->name(), [&](Node* n) {
-    if (count < 16) dests[count] = n; else many.push_back(n);
+    if (count < 16)
+      dests[count] = n;
+    else
+      many.push_back(n);
     ++count;
   });
   if (count == 0) {
@@ -287,17 +291,18 @@ void Node::deliver_external_cmd(std::unique_ptr<Cmd> cmd, ResultHandler on_resul
   if (timeout.count() > 0) {
     std::lock_guard lock(once->mu);
     once->timer = std::make_unique<asio::steady_timer>(engine_->runtime().io(), timeout);
-    once->timer->async_wait([finish, name, id, node = spec_.name, timeout](boost::system::error_code ec) {
-      if (ec) return;
-      finish(std::make_unique<CmdResult>(
-          name, id, deadline_exceeded("no result for cmd '" + name + "' from '" + node + "' within " +
-                                      std::to_string(timeout.count()) + " ms")));
-    });
+    once->timer->async_wait(
+        [finish, name, id, node = spec_.name, timeout](boost::system::error_code ec) {
+          if (ec) return;
+          finish(std::make_unique<CmdResult>(
+              name, id,
+              deadline_exceeded("no result for cmd '" + name + "' from '" + node + "' within " +
+                                std::to_string(timeout.count()) + " ms")));
+        });
   }
   cmd->set_reply(std::make_shared<CmdReply>(
-      spec_.name, id, [finish](std::unique_ptr<CmdResult> r, const std::string&) {
-        finish(std::move(r));
-      }));
+      spec_.name, id,
+      [finish](std::unique_ptr<CmdResult> r, const std::string&) { finish(std::move(r)); }));
   enqueue(std::move(cmd));
 }
 

@@ -13,8 +13,9 @@ Runtime::Runtime(RuntimeOptions options) {
   const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   const int io = options.io_threads > 0 ? options.io_threads : cores;
   const int compute = options.compute_threads > 0 ? options.compute_threads : cores;
-  work_ = std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
-      io_.get_executor());
+  work_ =
+      std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
+          io_.get_executor());
   compute_ = std::make_unique<boost::asio::thread_pool>(compute);
   for (int i = 0; i < io; ++i) threads_.emplace_back([this] { io_.run(); });
 }

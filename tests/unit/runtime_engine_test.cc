@@ -1,4 +1,5 @@
-// Engine behaviour: lifecycle, queueing before start, commands, timeouts, exceptions, flush, fan-out.
+// Engine behaviour: lifecycle, queueing before start, commands, timeouts, exceptions, flush,
+// fan-out.
 #include <gtest/gtest.h>
 
 #include <future>
@@ -35,7 +36,8 @@ class EngineTest : public ::testing::Test {
 
 TEST_F(EngineTest, MessagesSentBeforeStartAreQueuedInOrder) {
   auto e = make(R"({"nodes": [{"name": "r", "addon": "recorder"}]})");
-  for (int i = 0; i < 50; ++i) ASSERT_TRUE(e->inject("r", std::make_unique<Data>("d", nlohmann::json{{"i", i}})).is_ok());
+  for (int i = 0; i < 50; ++i)
+    ASSERT_TRUE(e->inject("r", std::make_unique<Data>("d", nlohmann::json{{"i", i}})).is_ok());
   std::this_thread::sleep_for(20ms);
   EXPECT_EQ(test::recorded(0).size(), 0u);  // not delivered before start
   ASSERT_TRUE(e->start_sync().is_ok());
@@ -88,7 +90,8 @@ TEST_F(EngineTest, ThrowingExtensionIsContainedAndKeepsWorking) {
   ASSERT_NE(good, nullptr);  // the next message is still handled
   auto r = t.send_cmd(std::make_unique<Cmd>("x"));
   ASSERT_FALSE(r->ok());
-  EXPECT_NE(r->status().message().find("threw an exception"), std::string::npos) << r->status().message();
+  EXPECT_NE(r->status().message().find("threw an exception"), std::string::npos)
+      << r->status().message();
   EXPECT_EQ(t.engine().stats().callback_errors, 2u);
 }
 
@@ -111,7 +114,9 @@ TEST_F(EngineTest, FlushTravelsThroughThreeNodesAndCancelsStaleTurns) {
                          "data": [{"name": "text_data", "dest": [{"extension": "c"}]}]}]})");
   ASSERT_TRUE(e->start_sync().is_ok());
   std::promise<std::unique_ptr<CmdResult>> done;
-  ASSERT_TRUE(e->inject_cmd("a", make_flush(5), [&](std::unique_ptr<CmdResult> r) { done.set_value(std::move(r)); }).is_ok());
+  ASSERT_TRUE(e->inject_cmd("a", make_flush(5), [&](std::unique_ptr<CmdResult> r) {
+                 done.set_value(std::move(r));
+               }).is_ok());
   auto result = done.get_future().get();
   ASSERT_TRUE(result->ok()) << result->status().to_string();
   // c received the flush (forwarded twice) with the turn id intact.
@@ -122,8 +127,12 @@ TEST_F(EngineTest, FlushTravelsThroughThreeNodesAndCancelsStaleTurns) {
     EXPECT_EQ(test::recorded(2).messages[0]->get<int>("turn_id", 0), 5);
   }
   // Work of an older turn is dropped; the current turn flows.
-  ASSERT_TRUE(e->inject("a", std::make_unique<Data>("text_data", nlohmann::json{{"turn_id", 4}, {"text", "old"}})).is_ok());
-  ASSERT_TRUE(e->inject("a", std::make_unique<Data>("text_data", nlohmann::json{{"turn_id", 5}, {"text", "new"}})).is_ok());
+  ASSERT_TRUE(e->inject("a", std::make_unique<Data>(
+                                 "text_data", nlohmann::json{{"turn_id", 4}, {"text", "old"}}))
+                  .is_ok());
+  ASSERT_TRUE(e->inject("a", std::make_unique<Data>(
+                                 "text_data", nlohmann::json{{"turn_id", 5}, {"text", "new"}}))
+                  .is_ok());
   ASSERT_TRUE(test::recorded(2).wait(2));
   e->stop_sync();
   std::lock_guard lock(test::recorded(2).mu);

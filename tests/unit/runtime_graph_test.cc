@@ -43,7 +43,8 @@ class GraphTest : public ::testing::Test {
 };
 
 TEST_F(GraphTest, ValidGraphResolvesDefaultsAndCoercesTypes) {
-  auto problems = check(R"({"nodes": [{"name": "t", "addon": "typed", "property": {"voice": "en", "rate": "8000"}}]})");
+  auto problems = check(
+      R"({"nodes": [{"name": "t", "addon": "typed", "property": {"voice": "en", "rate": "8000"}}]})");
   ASSERT_TRUE(problems.empty()) << all(problems);
   const auto& props = graphs_[0].nodes[0].properties;
   EXPECT_EQ(props["rate"], 8000);
@@ -62,13 +63,27 @@ TEST_F(GraphTest, ReportsEveryProblemWithPath) {
       {"extension": "t", "data": [{"name": "pcm", "dest": [{"extension": "t"}]}]}]})");
   const std::string text = all(problems);
   EXPECT_NE(text.find("g.json: /nodes/0/addon: unknown addon 'nope'"), std::string::npos) << text;
-  EXPECT_NE(text.find("/nodes/1/property/rate: property 'rate' of addon 'typed': expected int, got string \"fast\""), std::string::npos) << text;
-  EXPECT_NE(text.find("/nodes/1/property/colour: unknown property 'colour'"), std::string::npos) << text;
-  EXPECT_NE(text.find("/nodes/1/property/voice: missing required property 'voice'"), std::string::npos) << text;
+  EXPECT_NE(text.find("/nodes/1/property/rate: property 'rate' of addon 'typed': expected int, got "
+                      "string \"fast\""),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("/nodes/1/property/colour: unknown property 'colour'"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("/nodes/1/property/voice: missing required property 'voice'"),
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find("/nodes/2/name: duplicate node name 't'"), std::string::npos) << text;
-  EXPECT_NE(text.find("/connections/0/data/0/dest: destination 'ghost' is not a node"), std::string::npos) << text;
-  EXPECT_NE(text.find("node 't' (addon 'typed') never sends data 'pcm' (it sends data: asr_result)"), std::string::npos) << text;
-  EXPECT_NE(text.find("node 't' (addon 'typed') does not accept data 'pcm' (it accepts data: text_data)"), std::string::npos) << text;
+  EXPECT_NE(text.find("/connections/0/data/0/dest: destination 'ghost' is not a node"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find("node 't' (addon 'typed') never sends data 'pcm' (it sends data: asr_result)"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find("node 't' (addon 'typed') does not accept data 'pcm' (it accepts data: text_data)"),
+      std::string::npos)
+      << text;
 }
 
 TEST_F(GraphTest, ExpandsEnvironmentReferences) {
@@ -78,14 +93,17 @@ TEST_F(GraphTest, ExpandsEnvironmentReferences) {
     return std::nullopt;
   };
   auto problems = check(R"({"nodes": [{"name": "t", "addon": "typed", "property":
-      {"voice": "${env:VOICE}", "rate": "${env:RATE}", "gain": "${env:GAIN|0.5}"}}]})", env);
+      {"voice": "${env:VOICE}", "rate": "${env:RATE}", "gain": "${env:GAIN|0.5}"}}]})",
+                        env);
   ASSERT_TRUE(problems.empty()) << all(problems);
   EXPECT_EQ(graphs_[0].nodes[0].properties["voice"], "en-gb");
   EXPECT_EQ(graphs_[0].nodes[0].properties["rate"], 22050);
   EXPECT_EQ(graphs_[0].nodes[0].properties["gain"], 0.5);
 
   graphs_.clear();
-  problems = check(R"({"nodes": [{"name": "t", "addon": "typed", "property": {"voice": "${env:MISSING}"}}]})", env);
+  problems = check(
+      R"({"nodes": [{"name": "t", "addon": "typed", "property": {"voice": "${env:MISSING}"}}]})",
+      env);
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_NE(problems[0].message.find("environment variable MISSING is not set"), std::string::npos);
 }
@@ -123,7 +141,8 @@ TEST(ManifestTest, RejectsBadManifests) {
   auto bad_type = Manifest::parse(R"({"name": "x", "properties": {"a": {"type": "float128"}}})");
   ASSERT_FALSE(bad_type.is_ok());
   EXPECT_NE(bad_type.status().message().find("unknown type 'float128'"), std::string::npos);
-  auto bad_default = Manifest::parse(R"({"name": "x", "properties": {"a": {"type": "int", "default": "z"}}})");
+  auto bad_default =
+      Manifest::parse(R"({"name": "x", "properties": {"a": {"type": "int", "default": "z"}}})");
   EXPECT_FALSE(bad_default.is_ok());
 }
 

@@ -51,7 +51,9 @@ class Relay final : public Extension {
     if (gate_.is_stale(m->get<int64_t>("turn_id", 0))) return;
     ctx.send(std::move(m));
   }
-  void on_audio_frame(Context& ctx, std::unique_ptr<AudioFrame> m) override { ctx.send(std::move(m)); }
+  void on_audio_frame(Context& ctx, std::unique_ptr<AudioFrame> m) override {
+    ctx.send(std::move(m));
+  }
 
  private:
   TurnGate gate_;
@@ -81,15 +83,18 @@ class Producer final : public Extension {
  public:
   void on_start(Context& ctx) override {
     const int64_t n = ctx.prop_int("count");
-    for (int64_t i = 0; i < n; ++i) ctx.send(std::make_unique<Data>("tick", nlohmann::json{{"seq", i}}));
+    for (int64_t i = 0; i < n; ++i)
+      ctx.send(std::make_unique<Data>("tick", nlohmann::json{{"seq", i}}));
   }
 };
 
-constexpr const char* kAll = R"("in": {"cmd": ["*"], "data": ["*"], "audio_frame": ["*"], "video_frame": ["*"]},
+constexpr const char* kAll =
+    R"("in": {"cmd": ["*"], "data": ["*"], "audio_frame": ["*"], "video_frame": ["*"]},
   "out": {"cmd": ["*"], "data": ["*"], "audio_frame": ["*"], "video_frame": ["*"]})";
 
 std::string manifest(const std::string& name, const std::string& props) {
-  return R"({"name": ")" + name + R"(", "description": "test", "properties": )" + props + ", " + kAll + "}";
+  return R"({"name": ")" + name + R"(", "description": "test", "properties": )" + props + ", " +
+         kAll + "}";
 }
 
 }  // namespace

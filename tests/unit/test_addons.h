@@ -30,8 +30,8 @@ struct Recorded {
 };
 
 // Registers into `r`:
-//   recorder  — records everything into the Recorded named by property "slot" (0..7); answers cmds ok
-//   relay     — forwards data/audio/flush; drops data whose turn_id is older than the last flush
+//   recorder  — records everything into the Recorded named by property "slot" (0..7); answers cmds
+//   ok relay     — forwards data/audio/flush; drops data whose turn_id is older than the last flush
 //   silent    — keeps commands forever without answering
 //   dropper   — destroys commands without answering
 //   thrower   — throws from on_data and on_cmd

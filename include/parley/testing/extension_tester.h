@@ -49,7 +49,8 @@ class ExtensionTester {
   // Typed conveniences over wait_for.
   std::unique_ptr<Data> wait_for_data(const std::string& name,
                                       std::chrono::milliseconds timeout = std::chrono::seconds(5));
-  std::unique_ptr<AudioFrame> wait_for_audio(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  std::unique_ptr<AudioFrame> wait_for_audio(
+      std::chrono::milliseconds timeout = std::chrono::seconds(5));
   std::unique_ptr<Cmd> wait_for_cmd(const std::string& name,
                                     std::chrono::milliseconds timeout = std::chrono::seconds(5));
   // Everything received and not yet taken.
