@@ -60,22 +60,35 @@ void Node::begin_stop(std::function<void()> done) {
     }
     state_ = NodeState::kStopping;
     auto fired = std::make_shared<std::atomic<bool>>(false);
+    auto finished = std::make_shared<bool>(false);  // touched only on the strand
     auto timer = std::make_shared<asio::steady_timer>(strand_, engine_->options().stop_timeout);
-    Done on_done = [this, fired, done, timer](Status s) {
+    auto finish = [this, finished, done, timer] {
+      if (*finished) return;
+      *finished = true;
+      timer->cancel();
+      stop_waiter_ = nullptr;
+      state_ = NodeState::kStopped;
+      done();
+    };
+    // The node is stopped once its extension says so AND its blocking work has come back, so the
+    // results of work in flight are still delivered (drain) rather than dropped.
+    Done on_done = [this, fired, finish](Status s) {
       if (fired->exchange(true)) return;
-      post_fn([this, s, done, timer] {
-        timer->cancel();
+      post_fn([this, s, finish] {
         if (!s.is_ok()) logger_->warn("stopped with an error: {}", s.to_string());
-        state_ = NodeState::kStopped;
-        done();
+        if (blocking_inflight_ > 0) {
+          stop_waiter_ = finish;
+          return;
+        }
+        finish();
       });
     };
     engine_->hold();
-    timer->async_wait([this, on_done](boost::system::error_code ec) {
+    timer->async_wait([this, finish](boost::system::error_code ec) {
       if (!ec) {
         logger_->warn("did not finish stopping within {} ms; deinitialising anyway",
                       engine_->options().stop_timeout.count());
-        on_done(Status::ok());
+        finish();
       }
       engine_->release();
     });

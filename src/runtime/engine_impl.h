@@ -119,6 +119,8 @@ class Node final : public Context, public std::enable_shared_from_this<Node> {
   std::unordered_map<uint64_t, PendingCmd> pending_cmds_;
   std::unordered_map<TimerId, Timer> timers_;
   TimerId next_timer_ = 1;
+  int blocking_inflight_ = 0;          // run_blocking calls not yet completed
+  std::function<void()> stop_waiter_;  // finishes stop once blocking work is back
 };
 
 // Shared state of one engine. Owned by Engine and (cyclically, until release_nodes) by its nodes,

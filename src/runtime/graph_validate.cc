@@ -165,18 +165,20 @@ struct Validator {
         add(c.json_path, "connection source '" + c.source + "' is not a node of this graph");
         continue;
       }
-      for (const auto& d : c.dests) {
+      for (size_t i = 0; i < c.dests.size(); ++i) {
+        const std::string& d = c.dests[i];
+        const std::string dest_path = c.json_path + "/dest/" + std::to_string(i);
         if (!graph.find_node(d)) {
-          add(c.json_path + "/dest", "destination '" + d + "' is not a node of this graph");
+          add(dest_path, "destination '" + d + "' is not a node of this graph");
           continue;
         }
         auto dst = addons.find(d);
         if (dst == addons.end()) continue;  // its addon problem is already reported
         const auto& dm = dst->second->manifest;
         if (!dm.accepts(c.kind, c.message_name)) {
-          add(c.json_path + "/dest", "node '" + d + "' (addon '" + dm.name + "') does not accept " +
-                                         kind + " '" + c.message_name + "' (it accepts " + kind +
-                                         ": " + names_of(dm.in, c.kind) + ")");
+          add(dest_path, "node '" + d + "' (addon '" + dm.name + "') does not accept " + kind +
+                             " '" + c.message_name + "' (it accepts " + kind + ": " +
+                             names_of(dm.in, c.kind) + ")");
         }
       }
       if (src != addons.end() && c.message_name != "*") {

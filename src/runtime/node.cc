@@ -355,10 +355,15 @@ Poster Node::poster() {
 
 void Node::run_blocking(std::function<void()> work, std::function<void()> done) {
   engine_->hold();
+  ++blocking_inflight_;
   asio::post(engine_->runtime().compute(), [this, work = std::move(work), done = std::move(done)] {
     guarded("blocking work", work);
     asio::post(strand_, [this, done] {
       if (state_ != NodeState::kDeinitialized && done) guarded("blocking work completion", done);
+      if (--blocking_inflight_ == 0 && stop_waiter_) {
+        auto waiter = std::move(stop_waiter_);
+        waiter();
+      }
       engine_->release();
     });
   });

@@ -22,8 +22,8 @@ expected=(
   "$broken: /nodes/2/name: duplicate node name 'echo'"
   "$broken: /nodes/3/addon: unknown addon 'no_such_addon' (available: echo, "
   "$broken: /nodes/5/property/path: missing required property 'path' (string) of addon 'wav_sink'"
-  "$broken: /connections/0/audio_frame/0/dest: destination 'nowhere' is not a node of this graph"
-  "$broken: /connections/1/data/0/dest: node 'sink' (addon 'wav_sink') does not accept data 'text_data'"
+  "$broken: /connections/0/audio_frame/0/dest/0: destination 'nowhere' is not a node of this graph"
+  "$broken: /connections/1/data/0/dest/0: node 'sink' (addon 'wav_sink') does not accept data 'text_data'"
   "7 problems in $broken"
 )
 for line in "${expected[@]}"; do

@@ -92,6 +92,7 @@ TEST_F(EngineTest, ThrowingExtensionIsContainedAndKeepsWorking) {
   ASSERT_FALSE(r->ok());
   EXPECT_NE(r->status().message().find("threw an exception"), std::string::npos)
       << r->status().message();
+  t.stop();  // the error result can arrive before the throwing callback has been counted
   EXPECT_EQ(t.engine().stats().callback_errors, 2u);
 }
 
@@ -168,6 +169,66 @@ TEST_F(EngineTest, StopIsIdempotentAndRefusesNewInput) {
   e->stop_sync();
   e->stop_sync();
   EXPECT_EQ(e->inject("r", std::make_unique<Data>("d")).code(), StatusCode::kFailedPrecondition);
+}
+
+TEST_F(EngineTest, BlockingWorkCompletesOnTheNodeExecutorAndReportsMetrics) {
+  std::mutex mu;
+  std::vector<std::pair<std::string, nlohmann::json>> metrics;
+  std::vector<GraphProblem> problems;
+  auto graphs =
+      parse_graph_document(nlohmann::json::parse(R"({"nodes": [{"name": "w", "addon": "worker"},
+        {"name": "r", "addon": "recorder", "property": {"slot": 7}}],
+        "connections": [{"extension": "w", "data": [{"name": "done", "dest": [{"extension": "r"}]}]}]})"),
+                           "t.json", problems);
+  ASSERT_TRUE(validate_graph(graphs[0], registry_).empty());
+  EngineOptions opts;
+  opts.metrics = [&](std::string_view name, double v, const nlohmann::json& labels) {
+    std::lock_guard lock(mu);
+    metrics.emplace_back(std::string(name), nlohmann::json{{"v", v}, {"labels", labels}});
+  };
+  auto e = Engine::create(graphs[0], runtime_, opts, registry_);
+  ASSERT_TRUE(e.is_ok());
+  ASSERT_TRUE((*e)->start_sync().is_ok());
+  ASSERT_TRUE(
+      (*e)->inject("w", std::make_unique<Data>("work", nlohmann::json{{"ms", 20}})).is_ok());
+  ASSERT_TRUE(test::recorded(7).wait(1));
+  {
+    std::lock_guard lock(test::recorded(7).mu);
+    EXPECT_EQ(test::recorded(7).messages[0]->get<bool>("same_thread_as_work", true), false);
+    EXPECT_EQ(test::recorded(7).messages[0]->get<int>("ms", 0), 20);
+  }
+  (*e)->stop_sync();
+  std::lock_guard lock(mu);
+  ASSERT_EQ(metrics.size(), 1u);
+  EXPECT_EQ(metrics[0].first, "work_ms");
+  EXPECT_EQ(metrics[0].second["labels"]["node"], "w");
+  EXPECT_EQ(metrics[0].second["labels"]["kind"], "sleep");
+}
+
+TEST_F(EngineTest, StopDrainsBlockingWorkInFlight) {
+  auto e = make(R"({"nodes": [{"name": "w", "addon": "worker"},
+        {"name": "r", "addon": "recorder", "property": {"slot": 7}}],
+        "connections": [{"extension": "w", "data": [{"name": "done", "dest": [{"extension": "r"}]}]}]})");
+  ASSERT_TRUE(e->start_sync().is_ok());
+  ASSERT_TRUE(e->inject("w", std::make_unique<Data>("work", nlohmann::json{{"ms", 200}})).is_ok());
+  std::this_thread::sleep_for(20ms);  // the work is now running on the compute pool
+  e->stop_sync();
+  // The result of the work that was in flight still reached the recorder before stop returned.
+  EXPECT_EQ(test::recorded(7).size(), 1u);
+}
+
+TEST_F(EngineTest, RepeatingTimerFiresAndCancels) {
+  auto e =
+      make(R"({"nodes": [{"name": "t", "addon": "ticker", "property": {"period_ms": 5, "count": 4}},
+        {"name": "r", "addon": "recorder", "property": {"slot": 1}}],
+        "connections": [{"extension": "t", "data": [{"name": "tick", "dest": [{"extension": "r"}]}]}]})");
+  ASSERT_TRUE(e->start_sync().is_ok());
+  ASSERT_TRUE(test::recorded(1).wait(4));
+  std::this_thread::sleep_for(50ms);  // cancelled: no fifth tick
+  e->stop_sync();
+  std::lock_guard lock(test::recorded(1).mu);
+  ASSERT_EQ(test::recorded(1).messages.size(), 4u);
+  EXPECT_EQ(test::recorded(1).messages[3]->get<int>("n", 0), 4);
 }
 
 }  // namespace

@@ -88,6 +88,46 @@ class Producer final : public Extension {
   }
 };
 
+// Runs each "work" request on the compute pool, then reports where the completion ran.
+class Worker final : public Extension {
+ public:
+  void on_data(Context& ctx, std::unique_ptr<Data> m) override {
+    const int ms = m->get<int>("ms", 50);
+    auto work_thread = std::make_shared<std::thread::id>();
+    ctx.run_blocking_result<int>(
+        [ms, work_thread]() -> Result<int> {
+          *work_thread = std::this_thread::get_id();
+          std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+          return ms;
+        },
+        [&ctx, work_thread](Result<int> r) {
+          ctx.metric("work_ms", r.is_ok() ? *r : -1, {{"kind", "sleep"}});
+          auto done = std::make_unique<Data>("done");
+          done->set("same_thread_as_work", *work_thread == std::this_thread::get_id());
+          done->set("ms", r.is_ok() ? *r : -1);
+          ctx.send(std::move(done));
+        });
+  }
+};
+
+// Sends "tick" `count` times every `period_ms`, then cancels its timer.
+class Ticker final : public Extension {
+ public:
+  void on_start(Context& ctx) override {
+    id_ = ctx.set_timer(
+        std::chrono::milliseconds(ctx.prop_int("period_ms")),
+        [this, &ctx] {
+          ctx.send(std::make_unique<Data>("tick", nlohmann::json{{"n", ++n_}}));
+          if (n_ == ctx.prop_int("count")) ctx.cancel_timer(id_);
+        },
+        true);
+  }
+
+ private:
+  TimerId id_ = 0;
+  int64_t n_ = 0;
+};
+
 constexpr const char* kAll =
     R"("in": {"cmd": ["*"], "data": ["*"], "audio_frame": ["*"], "video_frame": ["*"]},
   "out": {"cmd": ["*"], "data": ["*"], "audio_frame": ["*"], "video_frame": ["*"]})";
@@ -115,6 +155,10 @@ void register_test_addons(AddonRegistry& r) {
   (void)r.add<Silent>(manifest("silent", "{}"));
   (void)r.add<Dropper>(manifest("dropper", "{}"));
   (void)r.add<Thrower>(manifest("thrower", "{}"));
+  (void)r.add<Worker>(manifest("worker", "{}"));
+  (void)r.add<Ticker>(manifest(
+      "ticker",
+      R"({"period_ms": {"type": "int", "default": 10}, "count": {"type": "int", "default": 3}})"));
   (void)r.add<Producer>(manifest("producer", R"({"count": {"type": "int", "default": 3}})"));
 }
 

@@ -36,6 +36,8 @@ struct Recorded {
 //   dropper   — destroys commands without answering
 //   thrower   — throws from on_data and on_cmd
 //   producer  — on start, sends `count` data messages named "tick" with seq
+//   worker    — runs "work" data on the compute pool ({ms}), then sends "done" and a metric
+//   ticker    — sends "tick" `count` times every `period_ms` from a repeating timer
 void register_test_addons(AddonRegistry& r);
 // The shared slots recorders write to.
 Recorded& recorded(int slot);
