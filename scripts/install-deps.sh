@@ -7,13 +7,19 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libboost-dev libboost-system-dev libssl-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
-  libsqlite3-dev libsoxr-dev libturbojpeg0-dev
+  libsqlite3-dev libsoxr-dev libturbojpeg0-dev libhowardhinnant-date-dev tzdata
   libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us pocketsphinx-testdata pocketsphinx
   libespeak-ng-dev espeak-ng-data
   libwebrtc-audio-processing-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format
 )
+
+# tests/node (third-party clients of `parley model-serve`: @deepgram/sdk, ws): Node.js and npm,
+# unless an existing Node.js (e.g. NodeSource's nodejs, which bundles npm) already provides them.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

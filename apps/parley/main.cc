@@ -21,6 +21,10 @@ int main(int argc, char** argv) {
   std::function<int()> action;
   auto set_action = [&action](std::function<int()> a) { action = std::move(a); };
   parley::cli::add_graph_commands(app, common, set_action);
+  parley::cli::add_model_server_commands(app, common, set_action);
+  parley::cli::add_server_commands(app, common, set_action);
+  parley::cli::add_say_command(app, common, set_action);
+  parley::cli::add_transcribe_command(app, common, set_action);
 
   CLI11_PARSE(app, argc, argv);
   if (!parley::cli::setup_logging(common.log_level)) {

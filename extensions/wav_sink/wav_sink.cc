@@ -5,18 +5,19 @@
 #include "parley/addon.h"
 #include "parley/media/audio_converter.h"
 #include "parley/media/wav.h"
+#include "parley/turn_metrics.h"
 
 namespace {
 
 constexpr const char* kManifest = R"json({
   "name": "wav_sink",
-  "description": "Writes received pcm_frame audio to a 16-bit WAV file; at an is_eof frame it closes the file and, by default, asks the graph to stop.",
+  "description": "Writes received pcm_frame audio to a 16-bit WAV file; at an is_eof frame it closes the file and, by default, asks the graph to stop. Marks first_audio_out for each agent turn (frames with turn_id).",
   "properties": {
     "path": {"type": "string", "required": true, "description": "WAV file to write (overwritten)"},
     "stop_graph_on_eof": {"type": "bool", "default": true, "description": "Ask the graph to stop when an is_eof frame arrives"}
   },
   "in": {"audio_frame": ["*"]},
-  "out": {}
+  "out": {"data": ["turn_mark"]}
 })json";
 
 using parley::Context;
@@ -26,6 +27,12 @@ class WavSink final : public parley::Extension {
  public:
   void on_audio_frame(Context& ctx, std::unique_ptr<parley::AudioFrame> frame) override {
     if (failed_) return;
+    // The first frame of each agent turn is the turn's "first audio out" (the file is the output).
+    const int64_t turn = frame->get<int64_t>("turn_id", -1);
+    if (turn >= 0 && turn != last_turn_ && frame->samples_per_channel > 0) {
+      last_turn_ = turn;
+      ctx.send(parley::make_stage_mark(turn, parley::stage::kFirstAudioOut));
+    }
     if (frame->samples_per_channel > 0) write(ctx, *frame);
     if (frame->is_eof) {
       finish(ctx);
@@ -85,6 +92,7 @@ class WavSink final : public parley::Extension {
   parley::media::AudioFormat format_;
   std::vector<int16_t> scratch_;
   bool failed_ = false;
+  int64_t last_turn_ = -1;
 };
 
 }  // namespace

@@ -78,6 +78,9 @@ class Cmd final : public Message {
   ~Cmd() override;
   // Engine-assigned id, unique within the process (0 until sent).
   uint64_t id() const { return id_; }
+  // Restricts delivery to one connected node (e.g. the owner of a tool); empty = all connected.
+  void set_dest(std::string node) { dest_ = std::move(node); }
+  const std::string& dest() const { return dest_; }
   std::unique_ptr<Message> clone() const override;
   nlohmann::json to_json() const override;
 
@@ -89,6 +92,7 @@ class Cmd final : public Message {
  private:
   Cmd(const Cmd& other);
   uint64_t id_ = 0;
+  std::string dest_;
   std::shared_ptr<detail::CmdReply> reply_;
 };
 

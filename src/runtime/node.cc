@@ -179,15 +179,19 @@ void Node::send_cmd(std::unique_ptr<Cmd> cmd, ResultHandler on_result,
   cmd->set_id(id);
   cmd->set_source(spec_.name);
   std::vector<Node*> dests;
-  for_each_dest(MessageKind::kCmd, cmd->name(), [&](Node* n) { dests.push_back(n); });
+  for_each_dest(MessageKind::kCmd, cmd->name(), [&](Node* n) {
+    if (cmd->dest().empty() || n->node_name() == cmd->dest()) dests.push_back(n);
+  });
 
   PendingCmd pending;
   pending.name = cmd->name();
   pending.handler = std::move(on_result);
   for (Node* d : dests) pending.waiting_on.push_back(d->node_name());
   if (dests.empty()) {
-    pending.first_error = not_found("node '" + spec_.name + "' has no destination for cmd '" +
-                                    cmd->name() + "': add a connection for it in the graph");
+    pending.first_error =
+        not_found("node '" + spec_.name + "' has no destination for cmd '" + cmd->name() + "'" +
+                  (cmd->dest().empty() ? "" : " to node '" + cmd->dest() + "'") +
+                  ": add a connection for it in the graph");
   }
   if (timeout.count() > 0 && !dests.empty()) {
     pending.timer = std::make_unique<asio::steady_timer>(strand_, timeout);

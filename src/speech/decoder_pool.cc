@@ -68,9 +68,10 @@ struct DecoderPool::State {
     return decoder;
   }
 
-  // Resets a returned decoder and makes it idle again.
+  // Resets a returned decoder (utterance and channel adaptation) and makes it idle again.
   void give_back(std::unique_ptr<Decoder> decoder) {
     decoder->reset();
+    decoder->reset_adaptation();
     {
       std::lock_guard lock(mu);
       --in_use;

@@ -3,8 +3,9 @@
 // Loading a decoder costs ~0.35 s of CPU and ~100 MB, far too slow for a session start, so a
 // process keeps `warm` decoders loaded ahead of time and lends them out. A session holds a
 // DecoderPool::Lease for as long as it recognises speech; destroying the lease resets the decoder
-// and returns it to the pool. At most `max` decoders ever exist, which bounds memory: the pool
-// refuses (kUnavailable) instead of overcommitting.
+// (open utterance and channel adaptation, see Decoder::reset_adaptation) and returns it to the
+// pool. At most `max` decoders ever exist, which bounds memory: the pool refuses (kUnavailable)
+// instead of overcommitting.
 //
 // PocketSphinx 5prealpha has no public way to share an acoustic model between decoders (ps_retain
 // only adds a reference to the same decoder, and acmod_init always loads its own copy), so the

@@ -2,7 +2,9 @@
 #include "speech/pocketsphinx_recognizer.h"
 
 #include <pocketsphinx.h>
+#include <sphinxbase/cmn.h>
 #include <sphinxbase/err.h>
+#include <sphinxbase/feat.h>
 #include <sphinxbase/logmath.h>
 
 #include <cstring>
@@ -114,7 +116,13 @@ Result<std::unique_ptr<Decoder>> Decoder::create(const PocketSphinxConfig& confi
 }
 
 Decoder::Decoder(PocketSphinxConfig config, ps_decoder_s* ps)
-    : config_(std::move(config)), ps_(ps) {}
+    : config_(std::move(config)), ps_(ps) {
+  if (cmn_t* cmn = ps_get_feat(ps_)->cmn_struct; cmn != nullptr) {
+    std::vector<mfcc_t> mean(static_cast<size_t>(cmn->veclen));
+    cmn_live_get(cmn, mean.data());
+    initial_cmn_.assign(mean.begin(), mean.end());
+  }
+}
 
 Decoder::~Decoder() {
   if (ps_ != nullptr) ps_free(ps_);
@@ -126,6 +134,12 @@ Status Decoder::start_utterance() {
         "start_utterance: an utterance is already open; call "
         "end_utterance() or reset() first");
   }
+  // PocketSphinx reports segment times relative to the start of its *stream* (all audio since
+  // ps_start_stream or ps_init), so a pooled decoder's second utterance would get its word times
+  // shifted by everything it heard before. A stream per utterance makes them utterance-relative,
+  // as WordSegment promises. It resets only the front end's noise estimate (as a fresh decoder
+  // has), not the cepstral mean normalisation, which keeps adapting across utterances.
+  if (ps_start_stream(ps_) < 0) return internal_error("PocketSphinx failed to start a stream");
   if (ps_start_utt(ps_) < 0) return internal_error("PocketSphinx failed to start an utterance");
   in_utterance_ = true;
   heard_speech_ = false;
@@ -207,6 +221,13 @@ std::vector<WordSegment> Decoder::collect_words() {
 }
 
 bool Decoder::has_posteriors() { return cmd_ln_boolean_r(ps_get_config(ps_), "-bestpath") != 0; }
+
+void Decoder::reset_adaptation() {
+  cmn_t* cmn = ps_get_feat(ps_)->cmn_struct;
+  if (cmn == nullptr || initial_cmn_.size() != static_cast<size_t>(cmn->veclen)) return;
+  const std::vector<mfcc_t> mean(initial_cmn_.begin(), initial_cmn_.end());
+  cmn_live_set(cmn, mean.data());
+}
 
 void Decoder::reset() {
   if (in_utterance_) {

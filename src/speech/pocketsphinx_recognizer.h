@@ -96,6 +96,11 @@ class Decoder {
   Result<Transcript> end_utterance();
   // Abandons the open utterance, if any, leaving the decoder ready for start_utterance().
   void reset();
+  // Forgets what earlier utterances taught the decoder about the channel: the live cepstral mean
+  // (CMN), which PocketSphinx adapts after every utterance, goes back to the model's initial
+  // value. A decoder returned to a DecoderPool gets this, so one user's microphone does not bias
+  // the next user's first words and every session starts like a freshly loaded decoder.
+  void reset_adaptation();
 
   // True between start_utterance() and end_utterance()/reset().
   bool in_utterance() const { return in_utterance_; }
@@ -114,6 +119,7 @@ class Decoder {
   bool in_utterance_ = false;
   bool heard_speech_ = false;  // PocketSphinx's VAD reported speech in this utterance
   int64_t samples_ = 0;
+  std::vector<float> initial_cmn_;  // the live cepstral mean right after loading
 };
 
 // Silences PocketSphinx/SphinxBase logging for the whole process (called by Decoder::create).

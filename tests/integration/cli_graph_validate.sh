@@ -20,9 +20,9 @@ expected=(
   "$broken: /nodes/0/property/realtime: property 'realtime' of addon 'wav_source': expected bool, got string \"sometimes\""
   "$broken: /nodes/1/property/gain: unknown property 'gain' for addon 'echo' (known: none)"
   "$broken: /nodes/2/name: duplicate node name 'echo'"
-  "$broken: /nodes/3/addon: unknown addon 'no_such_addon' (available: echo, "
+  "$broken: /nodes/3/addon: unknown addon 'no_such_addon' (available: "
   "$broken: /nodes/5/property/path: missing required property 'path' (string) of addon 'wav_sink'"
-  "$broken: /connections/0/audio_frame/0/dest/0: destination 'nowhere' is not a node of this graph"
+  "$broken: /connections/0/audio_frame/0/dest/1: destination 'nowhere' is not a node of this graph"
   "$broken: /connections/1/data/0/dest/0: node 'sink' (addon 'wav_sink') does not accept data 'text_data'"
   "7 problems in $broken"
 )

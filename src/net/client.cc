@@ -1,0 +1,398 @@
+// HTTP (streamed body) and WebSocket clients over TCP or TLS. The only client translation unit
+// that sees Beast and OpenSSL.
+#include "parley/net/client.h"
+
+#include <array>
+#include <future>
+#include <limits>
+#include <type_traits>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+
+#include "beast_common.h"
+#include "ws_session.h"
+
+namespace parley::net {
+namespace detail {
+namespace ssl = boost::asio::ssl;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// The process-wide TLS context trusting the system store, or a private one for custom options.
+std::shared_ptr<ssl::context> tls_context(const TlsOptions& options) {
+  auto make = [](const TlsOptions& o) {
+    auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    boost::system::error_code ec;
+    if (o.ca_file.empty()) {
+      ctx->set_default_verify_paths(ec);
+    } else {
+      ctx->load_verify_file(o.ca_file, ec);
+    }
+    if (ec) spdlog::warn("tls: cannot load trusted CAs ({}): {}", o.ca_file, ec.message());
+    ctx->set_verify_mode(o.verify_peer ? ssl::verify_peer : ssl::verify_none);
+    return ctx;
+  };
+  if (options.verify_peer && options.ca_file.empty()) {
+    static const std::shared_ptr<ssl::context> shared = make(options);
+    return shared;
+  }
+  return make(options);
+}
+
+template <class S>
+constexpr bool kIsTls = std::is_same_v<S, TlsStream>;
+
+// Sets SNI and host-name verification on a TLS stream before its handshake.
+Status prepare_tls(TlsStream& stream, const Url& url, const TlsOptions& tls) {
+  if (!SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str())) {
+    return unavailable("TLS: cannot set the server name " + url.host);
+  }
+  if (tls.verify_peer) stream.set_verify_callback(ssl::host_name_verification(url.host));
+  return Status::ok();
+}
+
+Status net_error(const Url& url, std::string_view step, const beast::error_code& ec) {
+  if (ec == asio::error::operation_aborted)
+    return cancelled("request to " + url.to_string() + " cancelled");
+  if (ec == beast::error::timeout) {
+    return deadline_exceeded(fmt::format("{} {}: timed out", url.to_string(), step));
+  }
+  return unavailable(fmt::format("{} {}: {}", url.to_string(), step, ec.message()));
+}
+
+// Shared base of a request in flight, so HttpCall can cancel it without knowing its stream.
+class HttpCallState {
+ public:
+  virtual ~HttpCallState() = default;
+  virtual void cancel() = 0;
+};
+
+// One HTTP request over Stream (tcp_stream or TlsStream): resolve, connect, handshake, write,
+// read the headers, then stream the body.
+template <class Stream>
+class HttpCallOp final : public HttpCallState,
+                         public std::enable_shared_from_this<HttpCallOp<Stream>> {
+ public:
+  template <class... Args>
+  HttpCallOp(asio::io_context& io, Url url, HttpClientRequest request, HttpStreamHandlers handlers,
+             Args&&... stream_args)
+      : resolver_(asio::make_strand(io)),
+        stream_(resolver_.get_executor(), std::forward<Args>(stream_args)...),
+        url_(std::move(url)),
+        request_(std::move(request)),
+        handlers_(std::move(handlers)) {}
+
+  void run() {
+    asio::dispatch(resolver_.get_executor(), [self = this->shared_from_this()] {
+      self->resolver_.async_resolve(
+          self->url_.host, std::to_string(self->url_.port),
+          [self](beast::error_code ec, tcp::resolver::results_type results) {
+            if (ec) return self->finish(net_error(self->url_, "resolve", ec));
+            self->lowest().expires_after(self->request_.connect_timeout);
+            self->lowest().async_connect(
+                results,
+                [self](beast::error_code ec, const tcp::endpoint&) { self->connected(ec); });
+          });
+    });
+  }
+
+  // Keeps `p` (the TLS context) alive as long as the stream.
+  void hold(std::shared_ptr<void> p) { held_ = std::move(p); }
+
+  void cancel() override {
+    asio::dispatch(resolver_.get_executor(), [self = this->shared_from_this()] {
+      self->cancelled_ = true;
+      self->resolver_.cancel();
+      self->lowest().cancel();
+    });
+  }
+
+ private:
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
+  void connected(beast::error_code ec) {
+    if (ec) return finish(net_error(url_, "connect", ec));
+    if constexpr (kIsTls<Stream>) {
+      if (auto st = prepare_tls(stream_, url_, request_.tls); !st.is_ok()) return finish(st);
+      stream_.async_handshake(ssl::stream_base::client,
+                              [self = this->shared_from_this()](beast::error_code ec) {
+                                if (ec) return self->finish(net_error(self->url_, "TLS", ec));
+                                self->write();
+                              });
+    } else {
+      write();
+    }
+  }
+
+  void write() {
+    req_.method_string(request_.method);
+    req_.target(url_.target);
+    req_.version(11);
+    for (const auto& [name, value] : request_.headers.fields()) req_.insert(name, value);
+    if (!request_.headers.has("Host")) req_.set(http::field::host, url_.host_header());
+    if (!request_.headers.has("User-Agent")) req_.set(http::field::user_agent, "parley");
+    req_.body() = std::move(request_.body);
+    req_.keep_alive(false);
+    req_.prepare_payload();
+    http::async_write(
+        stream_, req_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
+          if (ec) return self->finish(net_error(self->url_, "send", ec));
+          // Not boost::none: Beast 1.74 compares `length > none` as true (body_limit error).
+          self->parser_.body_limit(std::numeric_limits<std::uint64_t>::max());
+          http::async_read_header(self->stream_, self->buffer_, self->parser_,
+                                  [self](beast::error_code ec, size_t) { self->got_headers(ec); });
+        });
+  }
+
+  void got_headers(beast::error_code ec) {
+    if (ec) return finish(net_error(url_, "read headers", ec));
+    if (handlers_.on_headers) {
+      HttpHeaders headers;
+      for (const auto& f : parser_.get()) {
+        headers.add(std::string(f.name_string()), std::string(f.value()));
+      }
+      handlers_.on_headers(static_cast<int>(parser_.get().result_int()), headers);
+    }
+    read_body();
+  }
+
+  void read_body() {
+    if (parser_.is_done()) return finish(Status::ok());
+    parser_.get().body().data = chunk_.data();
+    parser_.get().body().size = chunk_.size();
+    lowest().expires_after(request_.read_timeout);
+    http::async_read_some(stream_, buffer_, parser_,
+                          [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                            if (ec == http::error::need_buffer) ec = {};
+                            const size_t n = self->chunk_.size() - self->parser_.get().body().size;
+                            if (n > 0 && self->handlers_.on_body) {
+                              self->handlers_.on_body(std::string_view(self->chunk_.data(), n));
+                            }
+                            if (ec) return self->finish(net_error(self->url_, "read body", ec));
+                            self->read_body();
+                          });
+  }
+
+  void finish(Status status) {
+    if (done_) return;
+    done_ = true;
+    if (cancelled_ && !status.is_ok())
+      status = cancelled("request to " + url_.to_string() + " cancelled");
+    beast::error_code ignored;
+    lowest().socket().close(ignored);
+    if (handlers_.on_done) handlers_.on_done(status);
+    handlers_ = {};
+  }
+
+  std::shared_ptr<void> held_;  // declared first: destroyed after the stream
+  tcp::resolver resolver_;
+  Stream stream_;
+  Url url_;
+  HttpClientRequest request_;
+  HttpStreamHandlers handlers_;
+  http::request<http::string_body> req_;
+  http::response_parser<http::buffer_body> parser_;
+  beast::flat_buffer buffer_;
+  std::array<char, 16384> chunk_{};
+  bool cancelled_ = false;
+  bool done_ = false;
+};
+
+// Opens one WebSocket connection over NextLayer (tcp_stream or TlsStream).
+template <class NextLayer>
+class WsConnectOp final : public std::enable_shared_from_this<WsConnectOp<NextLayer>> {
+ public:
+  using Session = WsSession<NextLayer>;
+
+  template <class... Args>
+  WsConnectOp(asio::io_context& io, Url url, WsClientOptions options, WsCallbacks callbacks,
+              WsConnectHandler on_connected, Args&&... stream_args)
+      : resolver_(asio::make_strand(io)),
+        url_(std::move(url)),
+        options_(std::move(options)),
+        callbacks_(std::move(callbacks)),
+        on_connected_(std::move(on_connected)) {
+    HttpRequest sent;
+    sent.method = "GET";
+    sent.target = url_.target;
+    split_target(sent.target, sent.path, sent.query);
+    sent.headers = options_.headers;
+    session_ =
+        std::make_shared<Session>(options_.websocket, std::move(sent), nullptr,
+                                  resolver_.get_executor(), std::forward<Args>(stream_args)...);
+  }
+
+  // Keeps `p` (the TLS context) alive as long as the connection.
+  void hold(std::shared_ptr<void> p) { session_->hold(std::move(p)); }
+
+  void run() {
+    asio::dispatch(resolver_.get_executor(), [self = this->shared_from_this()] {
+      self->resolver_.async_resolve(
+          self->url_.host, std::to_string(self->url_.port),
+          [self](beast::error_code ec, tcp::resolver::results_type results) {
+            if (ec) return self->fail(net_error(self->url_, "resolve", ec));
+            self->lowest().expires_after(self->options_.connect_timeout);
+            self->lowest().async_connect(
+                results,
+                [self](beast::error_code ec, const tcp::endpoint&) { self->connected(ec); });
+          });
+    });
+  }
+
+ private:
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(session_->stream()); }
+
+  void connected(beast::error_code ec) {
+    if (ec) return fail(net_error(url_, "connect", ec));
+    if constexpr (kIsTls<NextLayer>) {
+      auto& tls = session_->stream().next_layer();
+      if (auto st = prepare_tls(tls, url_, options_.tls); !st.is_ok()) return fail(st);
+      tls.async_handshake(ssl::stream_base::client,
+                          [self = this->shared_from_this()](beast::error_code ec) {
+                            if (ec) return self->fail(net_error(self->url_, "TLS", ec));
+                            self->handshake();
+                          });
+    } else {
+      handshake();
+    }
+  }
+
+  void handshake() {
+    auto& ws = session_->stream();
+    lowest().expires_never();  // the websocket stream runs its own handshake timer from here
+    session_->configure(beast::role_type::client);
+    std::string protocols;
+    for (const auto& p : options_.subprotocols) protocols += (protocols.empty() ? "" : ", ") + p;
+    ws.set_option(websocket::stream_base::decorator(
+        [headers = options_.headers, protocols](websocket::request_type& req) {
+          req.set(http::field::user_agent, "parley");
+          if (!protocols.empty()) req.set(http::field::sec_websocket_protocol, protocols);
+          for (const auto& [name, value] : headers.fields()) req.set(name, value);
+        }));
+    ws.async_handshake(
+        res_, url_.host_header(), url_.target,
+        [self = this->shared_from_this()](beast::error_code ec) { self->handshaken(ec); });
+  }
+
+  void handshaken(beast::error_code ec) {
+    if (ec == websocket::error::upgrade_declined) {
+      std::string body = res_.body();
+      if (body.size() > 1000) body.resize(1000);
+      return fail(unavailable(fmt::format("{} refused the WebSocket upgrade: HTTP {} {}",
+                                          url_.to_string(), res_.result_int(), body)));
+    }
+    if (ec) return fail(net_error(url_, "WebSocket handshake", ec));
+    const auto sp = res_[http::field::sec_websocket_protocol];
+    session_->start_client(std::string(sp), std::move(callbacks_));
+    auto handler = std::move(on_connected_);
+    handler(std::shared_ptr<WsConnection>(session_));
+  }
+
+  void fail(Status status) {
+    auto handler = std::move(on_connected_);
+    if (handler) handler(std::move(status));
+  }
+
+  tcp::resolver resolver_;
+  Url url_;
+  WsClientOptions options_;
+  WsCallbacks callbacks_;
+  WsConnectHandler on_connected_;
+  std::shared_ptr<Session> session_;
+  websocket::response_type res_;
+};
+
+}  // namespace detail
+
+void HttpCall::cancel() const {
+  if (state_) state_->cancel();
+}
+
+HttpCall http_stream(boost::asio::io_context& io, HttpClientRequest request,
+                     HttpStreamHandlers handlers) {
+  using namespace detail;
+  auto url = parse_url(request.url);
+  if (!url.is_ok() || (url->scheme != "http" && url->scheme != "https")) {
+    Status st = url.is_ok() ? invalid_argument("'" + request.url + "' is not an http(s) URL")
+                            : url.status();
+    asio::post(io, [h = std::move(handlers.on_done), st] {
+      if (h) h(st);
+    });
+    return HttpCall();
+  }
+  if (url->secure()) {
+    auto ctx = tls_context(request.tls);
+    auto op = std::make_shared<HttpCallOp<TlsStream>>(io, *url, std::move(request),
+                                                      std::move(handlers), *ctx);
+    op->hold(std::move(ctx));
+    op->run();
+    return HttpCall(op);
+  }
+  auto op = std::make_shared<HttpCallOp<beast::tcp_stream>>(io, *url, std::move(request),
+                                                            std::move(handlers));
+  op->run();
+  return HttpCall(op);
+}
+
+Result<HttpResponse> http_fetch(boost::asio::io_context& io, HttpClientRequest request) {
+  auto response = std::make_shared<HttpResponse>();
+  auto done = std::make_shared<std::promise<Status>>();
+  auto future = done->get_future();
+  HttpStreamHandlers handlers;
+  handlers.on_headers = [response](int status, const HttpHeaders& headers) {
+    response->status = status;
+    response->headers = headers;
+  };
+  handlers.on_body = [response](std::string_view chunk) { response->body.append(chunk); };
+  handlers.on_done = [done](const Status& st) { done->set_value(st); };
+  http_stream(io, std::move(request), std::move(handlers));
+  Status st = future.get();
+  if (!st.is_ok()) return st;
+  return std::move(*response);
+}
+
+void ws_connect(boost::asio::io_context& io, std::string url_text, WsClientOptions options,
+                WsCallbacks callbacks, WsConnectHandler on_connected) {
+  using namespace detail;
+  auto url = parse_url(url_text);
+  Status bad;
+  if (!url.is_ok()) {
+    bad = url.status();
+  } else if (url->scheme != "ws" && url->scheme != "wss") {
+    bad = invalid_argument("'" + url_text + "' is not a ws:// or wss:// URL");
+  } else if (auto st = options.websocket.validate(); !st.is_ok()) {
+    bad = st;
+  }
+  if (!bad.is_ok()) {
+    asio::post(io, [h = std::move(on_connected), bad] { h(bad); });
+    return;
+  }
+  if (url->secure()) {
+    auto ctx = tls_context(options.tls);
+    auto op = std::make_shared<WsConnectOp<TlsStream>>(
+        io, *url, std::move(options), std::move(callbacks), std::move(on_connected), *ctx);
+    op->hold(std::move(ctx));
+    op->run();
+    return;
+  }
+  std::make_shared<WsConnectOp<beast::tcp_stream>>(io, *url, std::move(options),
+                                                   std::move(callbacks), std::move(on_connected))
+      ->run();
+}
+
+Result<std::shared_ptr<WsConnection>> ws_connect_sync(boost::asio::io_context& io, std::string url,
+                                                      WsClientOptions options,
+                                                      WsCallbacks callbacks) {
+  auto done = std::make_shared<std::promise<Result<std::shared_ptr<WsConnection>>>>();
+  auto future = done->get_future();
+  ws_connect(io, std::move(url), std::move(options), std::move(callbacks),
+             [done](Result<std::shared_ptr<WsConnection>> r) { done->set_value(std::move(r)); });
+  return future.get();
+}
+
+}  // namespace parley::net

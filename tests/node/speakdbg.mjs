@@ -1,0 +1,13 @@
+import { DeepgramClient } from "@deepgram/sdk";
+import { startModelServer } from "/work/main/tests/node/lib/server.mjs";
+const server = await startModelServer([]);
+const dg = new DeepgramClient({ apiKey: "x", baseUrl: `ws://${server.base}` });
+const c = await dg.speak.v1.connect({ model: "aura-2-thalia-en", encoding: "linear16", sample_rate: 16000, reconnectAttempts: 0 });
+const kinds = [];
+c.on("message", (m) => kinds.push(m?.constructor?.name + ":" + (m.size ?? m.byteLength ?? JSON.stringify(m).slice(0, 60))));
+c.connect(); await c.waitForOpen();
+c.sendText({ type: "Speak", text: "Hello from Parley's model server." });
+c.sendFlush({ type: "Flush" });
+await new Promise((ok) => setTimeout(ok, 1500));
+console.log(kinds);
+c.close(); await server.stop();
