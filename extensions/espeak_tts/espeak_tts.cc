@@ -25,9 +25,9 @@
 #include <vector>
 
 #include "parley/addon.h"
-#include "parley/turn_metrics.h"
 #include "parley/media/rechunker.h"
 #include "parley/media/resampler.h"
+#include "parley/turn_metrics.h"
 #include "speech/espeak_synthesizer.h"
 
 namespace {

@@ -128,7 +128,8 @@ void LlmTurn::fail_or_retry(Status st) {
   // Retry only before the first token: once words were spoken, a retry would repeat them.
   // A client error (bad key, bad request) will fail the same way again; anything else may not.
   const bool client_error = http_status_ >= 400 && http_status_ < 500 && http_status_ != 429;
-  const bool retryable = !decoder_->started() && attempts_ <= endpoint_.max_retries && !client_error;
+  const bool retryable =
+      !decoder_->started() && attempts_ <= endpoint_.max_retries && !client_error;
   if (retryable) {
     const auto delay = endpoint_.backoff * (1 << (attempts_ - 1));
     ctx_.log().warn("LLM attempt {} failed ({}); retrying in {} ms", attempts_, st.message(),

@@ -1,6 +1,6 @@
 // Per-turn timing marks: each stage of a conversation reports when it reached a milestone of a
-// turn as `turn_mark` data {turn_id, stage, t_ms} on one monotonic clock, and the turn_timeline addon
-// assembles them into the turn's timeline (DESIGN.md §2, §5).
+// turn as `turn_mark` data {turn_id, stage, t_ms} on one monotonic clock, and the turn_timeline
+// addon assembles them into the turn's timeline (DESIGN.md §2, §5).
 #pragma once
 
 #include <chrono>
@@ -28,8 +28,8 @@ inline constexpr const char* kLlmRequest = "llm_request";
 inline constexpr const char* kLlmFirstToken = "llm_first_token";
 inline constexpr const char* kTtsFirstAudio = "tts_first_audio";
 inline constexpr const char* kFirstAudioOut = "first_audio_out";
-inline constexpr const char* kBargeIn = "barge_in";           // user speech over the agent
-inline constexpr const char* kLastAudioOut = "last_audio_out";// last agent frame after a flush
+inline constexpr const char* kBargeIn = "barge_in";             // user speech over the agent
+inline constexpr const char* kLastAudioOut = "last_audio_out";  // last agent frame after a flush
 }  // namespace stage
 
 // A `turn_mark` data message marking `stage_name` of `turn_id` now (or at `t_ms`).

@@ -14,8 +14,8 @@ void Conversation::add_user(int64_t turn_id, nlohmann::json content) {
 
 void Conversation::append_assistant(int64_t turn_id, const std::string& text) {
   if (text.empty()) return;
-  if (!history_.empty() && history_.back().role == "assistant" && history_.back().turn_id == turn_id &&
-      history_.back().tool_calls.empty()) {
+  if (!history_.empty() && history_.back().role == "assistant" &&
+      history_.back().turn_id == turn_id && history_.back().tool_calls.empty()) {
     auto& c = history_.back().content;
     std::string prev = c.is_string() ? c.get<std::string>() : "";
     c = prev.empty() ? text : prev + " " + text;
@@ -78,7 +78,8 @@ std::string Conversation::assistant_text(int64_t turn_id) const {
 void Conversation::trim() {
   while (history_.size() > max_messages_) history_.erase(history_.begin());
   // Never start with a tool result or an assistant tool call whose partner was dropped.
-  while (!history_.empty() && (history_.front().role == "tool" || !history_.front().tool_calls.empty()))
+  while (!history_.empty() &&
+         (history_.front().role == "tool" || !history_.front().tool_calls.empty()))
     history_.erase(history_.begin());
 }
 

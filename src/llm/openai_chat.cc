@@ -8,11 +8,13 @@ nlohmann::json ChatMessage::to_json() const {
   if (!tool_calls.empty()) {
     nlohmann::json calls = nlohmann::json::array();
     for (const auto& c : tool_calls) {
-      calls.push_back({{"id", c.id}, {"type", "function"},
+      calls.push_back({{"id", c.id},
+                       {"type", "function"},
                        {"function", {{"name", c.name}, {"arguments", c.arguments}}}});
     }
     j["tool_calls"] = calls;
-    j["content"] = content.is_string() && content.get<std::string>().empty() ? nlohmann::json() : content;
+    j["content"] =
+        content.is_string() && content.get<std::string>().empty() ? nlohmann::json() : content;
   } else {
     j["content"] = content;
   }
@@ -20,7 +22,8 @@ nlohmann::json ChatMessage::to_json() const {
   return j;
 }
 
-nlohmann::json build_chat_request(const ChatOptions& options, const std::vector<ChatMessage>& messages,
+nlohmann::json build_chat_request(const ChatOptions& options,
+                                  const std::vector<ChatMessage>& messages,
                                   const std::vector<ToolSpec>& tools) {
   nlohmann::json body = {{"model", options.model},
                          {"stream", true},
@@ -33,8 +36,10 @@ nlohmann::json build_chat_request(const ChatOptions& options, const std::vector<
   if (!tools.empty()) {
     nlohmann::json ts = nlohmann::json::array();
     for (const auto& t : tools) {
-      ts.push_back({{"type", "function"},
-                    {"function", {{"name", t.name}, {"description", t.description}, {"parameters", t.parameters}}}});
+      ts.push_back(
+          {{"type", "function"},
+           {"function",
+            {{"name", t.name}, {"description", t.description}, {"parameters", t.parameters}}}});
     }
     body["tools"] = std::move(ts);
   }
@@ -81,7 +86,8 @@ Status ChatStreamDecoder::on_data(std::string_view data) {
           if (tc.contains("id") && tc["id"].is_string()) call.id = tc["id"].get<std::string>();
           if (tc.contains("function") && tc["function"].is_object()) {
             const auto& fn = tc["function"];
-            if (fn.contains("name") && fn["name"].is_string()) call.name += fn["name"].get<std::string>();
+            if (fn.contains("name") && fn["name"].is_string())
+              call.name += fn["name"].get<std::string>();
             if (fn.contains("arguments") && fn["arguments"].is_string())
               call.arguments += fn["arguments"].get<std::string>();
           }
@@ -107,7 +113,8 @@ std::string describe_error_body(int http_status, std::string_view body) {
   std::string msg;
   if (!j.is_discarded() && j.is_object() && j.contains("error")) {
     const auto& e = j["error"];
-    msg = e.is_object() ? e.value("message", e.dump()) : (e.is_string() ? e.get<std::string>() : e.dump());
+    msg = e.is_object() ? e.value("message", e.dump())
+                        : (e.is_string() ? e.get<std::string>() : e.dump());
   } else {
     msg = std::string(body.substr(0, 300));
   }
