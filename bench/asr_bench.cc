@@ -2,17 +2,19 @@
 //
 //   1. Real-time factor per stream: decode time / audio time for each LibriVox test file, fed in
 //      20 ms chunks to one decoder on one thread (what one session costs).
-//   2. Real-time streams: N graphs wav_source (real-time pace, looping) → pocketsphinx_asr
-//      (decoder endpointing, so every frame is decoded) share one Runtime whose compute pool has
-//      one thread per core. A stream keeps up when its decode lag (arrival of audio at the ASR →
-//      its decode finished, the asr_decode_lag_ms metric) stays bounded over the second half of
-//      the run: p99 under --max-lag-ms (a final may wait for the lattice search of a long
-//      utterance, a few hundred ms) and no growth (mean lag of the last third of the window no
-//      more than --max-growth-ms above the first third's; a decoder that falls behind real time
-//      grows its backlog without bound). The largest N that keeps up is the answer.
+//   2. Real-time streams: N graphs wav_source (real-time pace, looping the test files with 1 s
+//      pauses) → pocketsphinx_asr (decoder endpointing, so every frame is decoded) share one
+//      Runtime whose compute pool has one thread per core. A stream keeps up when its decode lag
+//      (arrival of audio at the ASR → its decode finished: the asr_decode_lag_ms metric) stays
+//      bounded over the second half of the run: it does not grow (mean lag of the window's last
+//      third at most --max-growth-ms above its first third's; a decoder slower than real time
+//      grows its backlog without bound) and p99 stays under --max-lag-ms. Finals cost a burst
+//      (PocketSphinx's second pass and lattice search run at the end of an utterance), so p99 is
+//      reported too: it is the latency a final may see at that load.
 //   3. Decoder checkout: try_acquire() from a warm pool vs a cold Decoder::create().
 //
-//   build/bench/asr_bench [--seconds S] [--streams 1,2,4,...] [--max-lag-ms MS] [--skip-streams]
+//   build/bench/asr_bench [--seconds S] [--streams 1,2,4,...] [--max-lag-ms MS]
+//                         [--max-growth-ms MS] [--skip-streams]
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -55,7 +57,7 @@ double percentile(std::vector<double> v, double p) {
 struct Options {
   double seconds = 30;
   std::vector<int> streams = {1, 2, 4, 6, 8, 10, 12, 14, 16};
-  double max_lag_ms = 1000;
+  double max_lag_ms = 2000;
   double max_growth_ms = 100;
   bool skip_streams = false;
 };
@@ -274,19 +276,22 @@ int main(int argc, char** argv) {
   checkout_times();
 
   if (o.skip_streams) return 0;
-  // All test files back to back, looped by each stream: ~25 s of continuous read speech.
+  // All test files, each followed by 1 s of silence (a turn of a conversation), looped by each
+  // stream: ~30 s of which ~25 s read speech. Without the pauses PocketSphinx's endpointing would
+  // rarely close an utterance and every final would pay a lattice search over the whole loop.
   media::PcmAudio all{16000, 1, {}};
   for (const auto& f : files) {
     auto a = media::read_wav(f);
     if (a.is_ok()) all.samples.insert(all.samples.end(), a->samples.begin(), a->samples.end());
+    all.samples.insert(all.samples.end(), 16000, 0);
   }
   const std::string wav = (std::filesystem::temp_directory_path() / "asr_bench_librivox.wav");
   if (!media::write_wav(wav, all).is_ok()) return 1;
   std::printf(
       "\n### Real-time streams (wav_source real time → pocketsphinx_asr, decoder endpointing; "
-      "%.0f s per run; keeps up = over the second half, p99 decode lag ≤ %.0f ms and mean lag "
-      "growing ≤ %.0f ms from its first to its last third)\n\n",
-      o.seconds, o.max_lag_ms, o.max_growth_ms);
+      "%.0f s per run; keeps up = over the second half, the mean decode lag grows by ≤ %.0f ms "
+      "from its first to its last third and p99 ≤ %.0f ms)\n\n",
+      o.seconds, o.max_growth_ms, o.max_lag_ms);
   std::printf(
       "| streams | lag p50 ms | lag p99 ms | lag max ms | lag growth ms | process CPU %% | keeps "
       "up |\n");

@@ -210,6 +210,10 @@ int listen(const std::string& url, const std::vector<int>& counts, double second
     std::cerr << "need a 16 kHz mono WAV: " << audio.status().to_string() << "\n";
     return 2;
   }
+  // The recording followed by one second of silence, so utterances end (and finals come) as in
+  // live speech instead of at CloseStream only.
+  std::vector<int16_t> source = audio->samples;
+  source.resize(source.size() + 16000, 0);
   auto rt = Runtime::create({.io_threads = 1, .compute_threads = 1});
   std::printf(
       "| streams | audio per stream (s) | finals | final latency p50 (ms) | p99 (ms) | "
@@ -255,10 +259,10 @@ int listen(const std::string& url, const std::vector<int>& counts, double second
           t0[i] = Clock::now();
         }
         for (size_t sent = 0, k = 1; sent < total; sent += chunk, ++k) {
-          const size_t at = sent % audio->samples.size();
-          const size_t len = std::min(chunk, audio->samples.size() - at);
+          const size_t at = sent % source.size();
+          const size_t len = std::min(chunk, source.size() - at);
           std::string bytes(len * 2, '\0');
-          std::memcpy(bytes.data(), audio->samples.data() + at, bytes.size());
+          std::memcpy(bytes.data(), source.data() + at, bytes.size());
           (void)conns[i]->send_binary(std::move(bytes));
           std::this_thread::sleep_until(t0[i] + k * 100ms);
         }

@@ -4,7 +4,7 @@
 # and memory per connection, and concurrent real-time /v1/listen streams.
 # Usage: bench/model_server_bench.sh [BUILD_DIR=build] (needs node + tests/node's npm packages)
 # Environment: CONNS (1,100,1000), SECONDS_PER_RUN (10), IDLE_CONNS (5000), STREAMS (1,2,4,6,8),
-#              LISTEN_SECONDS (20)
+#              LISTEN_SECONDS (30)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="$root/${1:-build}"
@@ -19,17 +19,21 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-# start NAME CMD...: runs CMD, waits for its "listening on HOST:PORT" line, sets PORT and PID.
+# start CMD...: runs CMD, waits for its "listening on HOST:PORT" line, sets PORT and PID.
 start() {
-  local fifo
-  fifo="$(mktemp -u)"
-  mkfifo "$fifo"
-  "$@" >"$fifo" 2>/dev/null &
+  local out
+  out="$(mktemp)"
+  "$@" >"$out" 2>/dev/null &
   PID=$!
   pids+=("$PID")
-  PORT="$(grep -m1 -o 'listening on [^ ]*' "$fifo" | sed 's/.*://')"
-  cat "$fifo" >/dev/null &
-  rm -f "$fifo"
+  PORT=""
+  for _ in $(seq 200); do
+    PORT="$(grep -m1 -o 'listening on [^ ]*' "$out" | sed 's/.*://' || true)"
+    [ -n "$PORT" ] && break
+    sleep 0.1
+  done
+  rm -f "$out"
+  [ -n "$PORT" ] || { echo "$1 did not start" >&2; exit 1; }
 }
 
 start "$parley" model-serve --host 127.0.0.1 --port 0 --decoders "$max_streams" \
@@ -55,4 +59,4 @@ echo "## Idle connections (node ws)"
 echo
 echo "## Concurrent real-time /v1/listen streams"
 "$bench" listen "ws://127.0.0.1:$parley_port/v1/listen" --streams "$streams" \
-  --seconds "${LISTEN_SECONDS:-20}"
+  --seconds "${LISTEN_SECONDS:-30}"

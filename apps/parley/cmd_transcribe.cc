@@ -185,8 +185,10 @@ GraphSpec build_graph(const TranscribeOptions& o) {
 int transcribe(const TranscribeOptions& o, bool log_level_given) {
   auto info = media::read_wav_info(o.file);
   if (!info.is_ok()) {
-    std::cerr << "parley transcribe: cannot read " << o.file << ": " << info.status().message()
-              << "\n";
+    const std::string why = info.status().message();
+    std::cerr << "parley transcribe: "
+              << (why.find(o.file) == std::string::npos ? "cannot read " + o.file + ": " : "")
+              << why << "\n";
     return 1;
   }
   const double total_ms = info->sample_rate > 0 ? 1000.0 * info->frames / info->sample_rate : 0;

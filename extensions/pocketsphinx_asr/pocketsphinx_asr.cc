@@ -54,6 +54,8 @@ constexpr int64_t kSamplesPerMs = kRate / 1000;
 constexpr int64_t kLeadInSlackMs = 2000;
 // Most audio decoded in one blocking call.
 constexpr int64_t kMaxBatchAudioMs = 500;
+// Undecoded audio still decoded at stop; a longer backlog is dropped.
+constexpr int64_t kMaxStopBacklogMs = 2000;
 // How often (in stream time) progress is reported as the asr_audio_ms metric.
 constexpr int64_t kProgressStepMs = 100;
 
@@ -201,8 +203,17 @@ void PocketSphinxAsr::on_init(Context& ctx, parley::Done done) {
       });
 }
 
-void PocketSphinxAsr::on_stop(Context&, parley::Done done) {
+void PocketSphinxAsr::on_stop(Context& ctx, parley::Done done) {
   stopping_ = true;
+  // A decoder that fell far behind would keep the stop waiting for audio nobody will use:
+  // beyond kMaxStopBacklogMs of undecoded audio, the backlog is dropped.
+  int64_t backlog_samples = 0;
+  for (const auto& q : queue_) backlog_samples += static_cast<int64_t>(q.first.pcm.size());
+  if (backlog_samples > kMaxStopBacklogMs * kSamplesPerMs) {
+    ctx.log().warn("stopping {} ms behind real time: dropping the audio not yet decoded",
+                   backlog_samples / kSamplesPerMs);
+    std::erase_if(queue_, [](const auto& q) { return q.first.type != DecodeOp::Type::kEof; });
+  }
   // What was heard so far becomes final; then the queue drains and the node stops.
   if (session_ != nullptr) enqueue(DecodeOp::of(DecodeOp::Type::kFinish));
   utt_open_ = false;

@@ -159,8 +159,9 @@ Status StreamingTranscriber::end_utterance(bool speech_final, bool from_finalize
     sum += tw.confidence;
     ev.words.push_back(std::move(tw));
   }
-  ev.confidence =
-      t.confidence >= 0 ? t.confidence : (ev.words.empty() ? 0.0 : sum / ev.words.size());
+  // PocketSphinx's whole-hypothesis posterior is close to 0 for any sentence of real length; the
+  // mean word posterior is what a client can use, as Deepgram's alternative confidence.
+  ev.confidence = ev.words.empty() ? std::max(0.0, t.confidence) : sum / ev.words.size();
   if (options_.punctuate) punctuate(ev.transcript, ev.words);
   if (!t.words.empty()) {
     last_word_end_ = utt_start_ + t.words.back().end_ms * kRate / 1000;

@@ -2,6 +2,7 @@
 // hand-over of upgrade requests to WsSession. The only server translation unit that sees Beast.
 #include "parley/net/server.h"
 
+#include <ctime>
 #include <future>
 #include <map>
 
@@ -36,6 +37,16 @@ class ServerState : public std::enable_shared_from_this<ServerState> {
 
   void do_accept();
 };
+
+// The current time as an HTTP Date (RFC 7231 IMF-fixdate).
+std::string http_date() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
 
 // One HTTP connection: reads a request, routes it, writes the response, and repeats while the
 // client keeps the connection alive; or hands the socket to a WsSession.
@@ -193,6 +204,7 @@ class HttpConnection : public Stoppable, public std::enable_shared_from_this<Htt
     for (const auto& [name, value] : response.headers.fields()) res->insert(name, value);
     if (!response.headers.has("Server"))
       res->set(http::field::server, server_->options.server_name);
+    if (!response.headers.has("Date")) res->set(http::field::date, http_date());
     res->body() = std::move(response.body);
     res->keep_alive(keep_alive);
     res->prepare_payload();

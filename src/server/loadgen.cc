@@ -12,11 +12,8 @@
 #include <thread>
 
 #include <fmt/format.h>
-#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/thread_pool.hpp>
 
-#include "loopback_http.h"
 #include "parley/media/audio_converter.h"
 #include "parley/media/wav.h"
 #include "parley/net/client.h"
@@ -70,8 +67,6 @@ long tree_rss_kib(int pid) {
 struct Run {
   LoadgenConfig cfg;
   std::shared_ptr<Runtime> runtime;
-  // Blocking HTTP calls (see loopback_http.h) run here, off the network threads.
-  std::unique_ptr<boost::asio::thread_pool> http_pool;
   std::vector<std::string> pcm;  // one payload per frame of the WAV
   int sample_rate = 16000;
   std::mutex mu;
@@ -89,17 +84,26 @@ struct Run {
   }
 };
 
-// POSTs `body` to `path` on the HTTP pool and calls `done(status, json body, transport error)`.
+// POSTs `body` to `path` and calls `done(status, json body, transport error)` on an I/O thread.
 void post(Run& run, const std::string& path, const json& body,
           std::function<void(int, const json&, const std::string&)> done) {
-  boost::asio::post(*run.http_pool, [&run, path, body = body.dump(), done = std::move(done)] {
-    net::HttpHeaders h;
-    h.set("Content-Type", "application/json");
-    if (!run.cfg.api_key.empty()) h.set("Authorization", "Bearer " + run.cfg.api_key);
-    auto r = loopback_http("POST", run.cfg.server + path, body, h, std::chrono::seconds(60));
-    if (!r.is_ok()) return done(0, nullptr, r.status().message());
-    done(r->status, json::parse(r->body, nullptr, false), "");
-  });
+  net::HttpClientRequest req;
+  req.method = "POST";
+  req.url = run.cfg.server + path;
+  req.body = body.dump();
+  req.headers.set("Content-Type", "application/json");
+  if (!run.cfg.api_key.empty()) req.headers.set("Authorization", "Bearer " + run.cfg.api_key);
+  req.connect_timeout = std::chrono::seconds(10);
+  req.read_timeout = std::chrono::seconds(60);
+  auto acc = std::make_shared<std::pair<int, std::string>>(0, "");
+  net::HttpStreamHandlers h;
+  h.on_headers = [acc](int status, const net::HttpHeaders&) { acc->first = status; };
+  h.on_body = [acc](std::string_view chunk) { acc->second.append(chunk); };
+  h.on_done = [acc, done = std::move(done)](const Status& s) {
+    if (!s.is_ok()) return done(0, nullptr, s.message());
+    done(acc->first, json::parse(acc->second, nullptr, false), "");
+  };
+  net::http_stream(run.runtime->io(), std::move(req), std::move(h));
 }
 
 std::string error_code_of(int status, const json& body, const std::string& transport) {
@@ -320,7 +324,6 @@ Result<LoadgenReport> run_loadgen(const LoadgenConfig& config) {
   while (!run.cfg.server.empty() && run.cfg.server.back() == '/') run.cfg.server.pop_back();
   PARLEY_RETURN_IF_ERROR(load_audio(run));
   run.runtime = Runtime::create({std::max(1, config.io_threads), 1});
-  run.http_pool = std::make_unique<boost::asio::thread_pool>(std::clamp(config.users, 1, 64));
   const size_t frames = static_cast<size_t>(config.duration_s * 1000 / config.frame_ms);
   LoadgenReport report;
   report.users = config.users;
@@ -367,7 +370,6 @@ Result<LoadgenReport> run_loadgen(const LoadgenConfig& config) {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   run.runtime->io().stop();
   report.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
-  run.http_pool->join();
   run.runtime->shutdown();
   std::lock_guard lock(run.mu);
   report.sessions_started = run.started.load();

@@ -2,12 +2,14 @@
 # cli_transcribe: `parley transcribe` prints the words of a LibriVox recording as
 # "[start-end] text" lines and exits 0 at the end of the file (with and without WebRTC VAD, and
 # as JSON lines); a missing or non-WAV file fails with a message naming it.
-# Usage: cli_transcribe.sh PARLEY_BIN
+# graphs/transcribe.json, the same pipeline as a graph file, runs with `parley run` and stops by
+# itself after the last final.
+# Usage: cli_transcribe.sh PARLEY_BIN SOURCE_DIR
 set -euo pipefail
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-parley=$1
+parley=$1 source_dir=$2
 input=/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0880.wav
 if [[ ! -f "$input" || ! -d /usr/share/pocketsphinx/model/en-us ]]; then
   echo "SKIP: needs pocketsphinx-testdata and pocketsphinx-en-us"
@@ -65,5 +67,25 @@ rc=0
 "$parley" transcribe "$TMP/text.wav" >"$TMP/bad.out" 2>"$TMP/bad.err" || rc=$?
 [[ $rc -ne 0 ]] || fail "parley transcribe of a text file exited 0"
 assert_contains "$TMP/bad.err" "$TMP/text.wav" "error names the bad file"
+
+# The graph file: log_sink's JSON lines hold partials, the final and asr_done; the graph stops.
+cd "$source_dir"
+rc=0
+"$parley" graph validate graphs/transcribe.json >"$TMP/validate.out" 2>&1 || rc=$?
+assert_rc 0 "$rc" "parley graph validate graphs/transcribe.json" "$TMP/validate.out"
+rc=0
+PARLEY_TRANSCRIBE_WAV=$input timeout 120 "$parley" run graphs/transcribe.json \
+  >"$TMP/graph.out" 2>"$TMP/graph.err" || rc=$?
+assert_rc 0 "$rc" "parley run graphs/transcribe.json" "$TMP/graph.out" "$TMP/graph.err"
+assert_contains "$TMP/graph.err" "stopping: graph finished" "the graph stops at the end of the file"
+python3 - "$TMP/graph.out" <<'PY'
+import json, sys
+msgs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+results = [m["properties"] for m in msgs if m.get("name") == "asr_result"]
+finals = [r for r in results if r["final"]]
+assert any(not r["final"] for r in results), "no partial results"
+assert len(finals) == 1 and "young man" in finals[0]["text"], finals
+assert msgs[-1]["name"] == "asr_done", msgs[-1]
+PY
 
 echo "cli_transcribe: ok"

@@ -216,6 +216,34 @@ TEST_F(ModelServerTest, RefusesBadParametersAndBusyServersBeforeTheUpgrade) {
   EXPECT_TRUE(third.is_ok()) << third.status().to_string();
 }
 
+TEST_F(ModelServerTest, QueueModeHoldsTheUpgradeUntilADecoderIsFree) {
+  ModelServerConfig c;
+  c.decoders = 1;
+  c.warm_decoders = 1;
+  c.queue_when_busy = true;
+  c.queue_timeout = 3000ms;
+  start(c);
+  wait_ready();
+  auto a = std::make_shared<Received>(), b = std::make_shared<Received>();
+  auto first = ws("/v1/listen", a);
+  ASSERT_TRUE(first.is_ok()) << first.status().to_string();
+  std::thread release([&] {
+    std::this_thread::sleep_for(300ms);
+    (void)(*first)->send_text(R"({"type":"CloseStream"})");
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  auto second = ws("/v1/listen", b);  // waits in the queue, then gets the returned decoder
+  release.join();
+  ASSERT_TRUE(second.is_ok()) << second.status().to_string();
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 250ms);
+  auto c2 = std::make_shared<Received>();
+  const auto t1 = std::chrono::steady_clock::now();
+  auto third = ws("/v1/listen", c2);  // the only decoder stays lent: 503 when the wait ends
+  ASSERT_FALSE(third.is_ok());
+  EXPECT_NE(third.status().message().find("HTTP 503"), std::string::npos);
+  EXPECT_GE(std::chrono::steady_clock::now() - t1, 2900ms);
+}
+
 TEST_F(ModelServerTest, ClosesWithNet0001WhenNoAudioArrivesAndKeepAliveDefersIt) {
   ModelServerConfig c;
   c.listen.audio_timeout = 300ms;

@@ -15,7 +15,6 @@
 
 #include <gtest/gtest.h>
 
-#include "loopback_http.h"
 #include "parley/rtc_protocol.h"
 
 extern char** environ;
@@ -158,11 +157,15 @@ Answer Api::post_raw(const std::string& path, const std::string& body) const {
 
 Answer Api::request(const std::string& method, const std::string& path, const std::string& body,
                     const std::vector<std::pair<std::string, std::string>>& headers) const {
-  net::HttpHeaders h;
-  if (!body.empty()) h.set("Content-Type", "application/json");
-  if (!key_.empty()) h.set("Authorization", "Bearer " + key_);
-  for (const auto& [k, v] : headers) h.set(k, v);
-  auto r = server::loopback_http(method, base_ + path, body, h, std::chrono::seconds(30));
+  net::HttpClientRequest req;
+  req.method = method;
+  req.url = base_ + path;
+  req.body = body;
+  if (!body.empty()) req.headers.set("Content-Type", "application/json");
+  if (!key_.empty()) req.headers.set("Authorization", "Bearer " + key_);
+  for (const auto& [k, v] : headers) req.headers.set(k, v);
+  req.read_timeout = std::chrono::seconds(30);
+  auto r = net::http_fetch(runtime_->io(), std::move(req));
   Answer a;
   if (!r.is_ok()) {
     ADD_FAILURE() << method << " " << path << ": " << r.status().message();

@@ -96,8 +96,9 @@ test("speak.v1 streams linear16 audio and answers Flush with Flushed", async () 
   });
   let audioBytes = 0;
   const messages = [];
-  connection.on("message", async (m) => {
-    if (m instanceof Blob) audioBytes += (await m.arrayBuffer()).byteLength;
+  connection.on("message", (m) => {
+    // Binary frames arrive as Blobs (JSON messages as parsed objects).
+    if (m instanceof Blob) audioBytes += m.size;
     else if (m instanceof ArrayBuffer || ArrayBuffer.isView(m)) audioBytes += m.byteLength;
     else messages.push(m);
   });
