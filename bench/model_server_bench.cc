@@ -1,6 +1,6 @@
 // Load client for `parley model-serve` (and, for comparison, any WebSocket echo server such as
 // bench/node_ws_echo.cjs), built on parley_net's WebSocket client. bench/model_server_bench.sh
-// starts the servers and runs the three measurements for docs/benchmarks-model-server.md:
+// starts the servers and runs the three measurements for docs/benchmarks.md, "Model server":
 //
 //   model_server_bench echo LABEL=URL [LABEL=URL...] [--conns 1,100,1000] [--seconds 5]
 //       [--interval-ms 100] [--size 64]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Model-server benchmarks for docs/benchmarks-model-server.md: echo round trips of
+# Model-server benchmarks for docs/benchmarks.md, "Model server": echo round trips of
 # `parley model-serve` next to a Node `ws` echo server under the same C++ client, idle connections
 # and memory per connection, and concurrent real-time /v1/listen streams.
 # Usage: bench/model_server_bench.sh [BUILD_DIR=build] (needs node + tests/node's npm packages)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Session-server benchmarks for docs/benchmarks-server.md: `parley loadgen` against a local
+# Session-server benchmarks for docs/benchmarks.md, "Session server": `parley loadgen` against a local
 # `parley serve` running the echo agent, in thread and in process isolation, for a list of user
 # counts; plus warm session start latency (starts spread out, one at a time).
 # Usage: bench/server_bench.sh [BUILD_DIR=build]
