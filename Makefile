@@ -1,5 +1,6 @@
 # Parley — the two commands a newcomer needs:
-#   make run    installs what is missing, builds, and runs the embedded-default demo
+#   make run    installs what is missing, builds, and runs the embedded voice assistant on a
+#               recorded question (no network, no credentials)
 #   make test   installs what is missing, builds, and runs every test
 BUILD ?= build
 JOBS ?= $(shell nproc)
@@ -19,7 +20,7 @@ build: deps
 
 run: build
 	@mkdir -p out
-	$(PARLEY) run graphs/echo.json
+	$(PARLEY) run graphs/voice_assistant.json
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
