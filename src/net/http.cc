@@ -51,6 +51,33 @@ void HttpHeaders::remove(std::string_view name) {
   std::erase_if(fields_, [&](const Field& f) { return iequals(f.first, name); });
 }
 
+std::optional<std::string_view> HttpRequest::path_param(std::string_view name) const {
+  for (const auto& [k, v] : path_params)
+    if (k == name) return std::string_view(v);
+  return std::nullopt;
+}
+
+bool match_path_template(std::string_view pattern, std::string_view path,
+                         std::vector<QueryParam>* params) {
+  std::vector<QueryParam> found;
+  for (;;) {
+    const size_t pe = pattern.find('/'), se = path.find('/');
+    const std::string_view pseg = pattern.substr(0, pe), sseg = path.substr(0, se);
+    if (pseg.size() >= 2 && pseg.front() == '{' && pseg.back() == '}') {
+      if (sseg.empty()) return false;
+      found.emplace_back(std::string(pseg.substr(1, pseg.size() - 2)), std::string(sseg));
+    } else if (pseg != sseg) {
+      return false;
+    }
+    if ((pe == std::string_view::npos) != (se == std::string_view::npos)) return false;
+    if (pe == std::string_view::npos) break;
+    pattern.remove_prefix(pe + 1);
+    path.remove_prefix(se + 1);
+  }
+  if (params != nullptr) params->insert(params->end(), found.begin(), found.end());
+  return true;
+}
+
 std::optional<std::string_view> HttpRequest::query_param(std::string_view name) const {
   for (const auto& [k, v] : query) {
     if (k == name) return std::string_view(v);

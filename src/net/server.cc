@@ -174,6 +174,8 @@ class HttpConnection : public Stoppable, public std::enable_shared_from_this<Htt
     auto& routes = server_->routes;
     auto it = routes.find({request_.method, request_.path});
     if (it == routes.end()) it = routes.find({"*", request_.path});
+    if (it == routes.end()) it = find_template_route(request_.method);
+    if (it == routes.end()) it = find_template_route("*");
     if (it != routes.end()) {
       it->second(request_, HttpResponder(make_responder_state()));
       return;
@@ -187,12 +189,28 @@ class HttpConnection : public Stoppable, public std::enable_shared_from_this<Htt
       return respond(std::move(r));
     }
     bool path_known = false;
-    for (const auto& [key, handler] : routes) path_known |= key.second == request_.path;
+    for (const auto& [key, handler] : routes)
+      path_known |=
+          key.second == request_.path || match_path_template(key.second, request_.path, nullptr);
     if (path_known) {
       return respond(HttpResponse::json_error(
           405, "method_not_allowed", request_.method + " is not allowed on " + request_.path));
     }
     respond(HttpResponse::json_error(404, "not_found", "no route for " + request_.path));
+  }
+
+  // The first route of `method` whose path template (one with `{name}` segments) matches the
+  // request's path; its parameters go into request_.path_params.
+  std::map<std::pair<std::string, std::string>, HttpHandler>::iterator find_template_route(
+      const std::string& method) {
+    auto& routes = server_->routes;
+    for (auto it = routes.begin(); it != routes.end(); ++it) {
+      if (it->first.first != method || it->first.second.find('{') == std::string::npos) continue;
+      request_.path_params.clear();
+      if (match_path_template(it->first.second, request_.path, &request_.path_params)) return it;
+    }
+    request_.path_params.clear();
+    return routes.end();
   }
 
   void write(HttpResponse response, bool keep_alive) {

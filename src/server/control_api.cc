@@ -268,9 +268,12 @@ void ten_list(const net::HttpRequest&, const Reply& reply, const Ctx& ctx) {
 }
 
 void transcript(const net::HttpRequest& req, const Reply& reply, const Ctx& ctx) {
-  const std::string channel(req.query_param("channel").value_or(""));
+  const std::string channel(
+      req.path_param("channel").value_or(req.query_param("channel").value_or("")));
   if (channel.empty())
-    return reply.error({400, "missing_channel", "give the channel: ?channel=NAME"});
+    return reply.error({400, "missing_channel",
+                        "give the channel: /v1/api/sessions/NAME/transcript or "
+                        "/v1/api/transcript?channel=NAME"});
   if (!ctx->store) return reply.error({503, "no_store", "the session store is disabled"});
   boost::asio::post(ctx->runtime->compute(), [reply, ctx, channel] {
     ctx->store->flush();  // include what was recorded a moment ago
@@ -360,6 +363,7 @@ void register_control_api(net::Server& server, std::shared_ptr<ControlApiContext
   add("GET", "/v1/api/graphs", false, true,
       [](const net::HttpRequest& q, const Reply& r, const Ctx& c) { graphs(q, r, c, false); });
   add("GET", "/v1/api/sessions", false, true, sessions);
+  add("GET", "/v1/api/sessions/{channel}/transcript", false, true, transcript);
   add("GET", "/v1/api/transcript", false, true, transcript);
   add("GET", "/health", false, false, health);
   add("GET", "/metrics", false, false, metrics);

@@ -27,8 +27,9 @@ Status ServerConfig::validate() const {
   std::error_code ec;
   if (!std::filesystem::is_directory(graphs_dir, ec))
     return invalid_argument("--graphs-dir '" + graphs_dir + "' is not a directory");
-  if (!log_path.empty() && !std::filesystem::is_directory(log_path, ec))
-    return invalid_argument("LOG_PATH '" + log_path + "' is not a directory (create it first)");
+  if (!log_path.empty() && std::filesystem::exists(log_path, ec) &&
+      !std::filesystem::is_directory(log_path, ec))
+    return invalid_argument("LOG_PATH '" + log_path + "' exists and is not a directory");
   return Status::ok();
 }
 
@@ -45,6 +46,13 @@ class SessionServer::Impl {
   explicit Impl(ServerConfig config) : config_(std::move(config)) {}
 
   Status init() {
+    if (!config_.log_path.empty()) {
+      std::error_code ec;
+      std::filesystem::create_directories(config_.log_path, ec);
+      if (ec)
+        return invalid_argument("cannot create LOG_PATH '" + config_.log_path +
+                                "': " + ec.message());
+    }
     if (config_.db_path.empty())
       config_.db_path = config_.log_path.empty() ? "parley.db" : config_.log_path + "/parley.db";
     if (config_.agent_exe.empty()) {

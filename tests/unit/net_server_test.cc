@@ -141,6 +141,33 @@ TEST_F(NetServerTest, RoutesByMethodAndPathWithJsonErrors) {
   EXPECT_EQ(get("/hello", "DELETE")->status, 405);
 }
 
+TEST_F(NetServerTest, PathTemplatesCaptureSegmentsAndExactRoutesWin) {
+  auto& s = start();
+  s.handle("GET", "/s/{id}/t", [](const HttpRequest& r, HttpResponder respond) {
+    respond.send(HttpResponse::text(200, "id=" + std::string(r.path_param("id").value_or("?"))));
+  });
+  s.handle("GET", "/s/all/t", [](const HttpRequest&, HttpResponder respond) {
+    respond.send(HttpResponse::text(200, "exact"));
+  });
+  listen();
+  EXPECT_EQ(get("/s/demo%20x/t")->body, "id=demo x");
+  EXPECT_EQ(get("/s/all/t")->body, "exact");
+  EXPECT_EQ(get("/s//t")->status, 404);
+  EXPECT_EQ(get("/s/a/t/u")->status, 404);
+  EXPECT_EQ(get("/s/a/t", "POST")->status, 405);
+}
+
+TEST(NetPathTemplate, MatchesWholeSegmentsOnly) {
+  std::vector<QueryParam> p;
+  EXPECT_TRUE(match_path_template("/a/{x}/c/{y}", "/a/b/c/d", &p));
+  EXPECT_EQ(p, (std::vector<QueryParam>{{"x", "b"}, {"y", "d"}}));
+  EXPECT_FALSE(match_path_template("/a/{x}", "/a/", nullptr));
+  EXPECT_FALSE(match_path_template("/a/{x}", "/a/b/", nullptr));
+  EXPECT_FALSE(match_path_template("/a/{x}/c", "/a/b", nullptr));
+  EXPECT_FALSE(match_path_template("/a/b", "/a/c", nullptr));
+  EXPECT_TRUE(match_path_template("/a/b", "/a/b", nullptr));
+}
+
 TEST_F(NetServerTest, RespondsFromAnotherThreadAndAnswers500WhenAHandlerForgets) {
   auto& s = start();
   s.handle("GET", "/later", [this](const HttpRequest&, HttpResponder respond) {

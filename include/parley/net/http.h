@@ -56,12 +56,23 @@ struct HttpRequest {
   std::string body;
   // Peer address, "127.0.0.1:50432".
   std::string remote;
+  // Values of the `{name}` segments of the route's path template, e.g. {"channel", "demo"} for
+  // "/v1/api/sessions/{channel}/transcript"; empty for routes without parameters.
+  std::vector<QueryParam> path_params;
 
   // Value of the first query parameter named `name` (case-sensitive), or nullopt.
   std::optional<std::string_view> query_param(std::string_view name) const;
+  // Value of the path parameter `name`, or nullopt.
+  std::optional<std::string_view> path_param(std::string_view name) const;
   // Value of the first header named `name` (case-insensitive), or nullopt.
   std::optional<std::string_view> header(std::string_view name) const { return headers.get(name); }
 };
+
+// Whether `path` matches the route template `pattern`: segments are compared literally except
+// `{name}`, which matches one non-empty segment and is appended to `params` as {name, value}.
+// "/a/{x}/c" matches "/a/b/c" (x = "b") but not "/a//c" or "/a/b/c/d".
+bool match_path_template(std::string_view pattern, std::string_view path,
+                         std::vector<QueryParam>* params);
 
 // A response a handler returns, or that the HTTP client received.
 struct HttpResponse {

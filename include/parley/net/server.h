@@ -125,7 +125,10 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   // Routes `method` ("GET", "POST", ...; "*" for any) requests for exactly `path` to `handler`.
-  // A later registration of the same method and path replaces the earlier one.
+  // `path` may be a template with `{name}` segments ("/v1/api/sessions/{channel}/transcript"),
+  // each matching one non-empty segment, read back with HttpRequest::path_param; exact routes
+  // win over templates. A later registration of the same method and path replaces the earlier
+  // one.
   void handle(std::string method, std::string path, HttpHandler handler);
   // Routes WebSocket upgrade requests for exactly `path` to `handler`; a plain request to that
   // path gets 426 Upgrade Required unless an HTTP route matches it too.

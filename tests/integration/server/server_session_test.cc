@@ -116,6 +116,9 @@ TEST_P(ServerSession, GenerateJoinStartStreamTranscriptStop) {
   EXPECT_EQ(t.body["entries"][0]["text"], "hello parley");
   EXPECT_EQ(t.body["entries"][0]["role"], "user");
   EXPECT_EQ(t.body["entries"][0]["session_id"], session["session_id"]);
+  auto by_path = api.get("/v1/api/sessions/cycle/transcript");
+  ASSERT_EQ(by_path.status, 200) << by_path.text;
+  EXPECT_EQ(by_path.body, t.body);
 
   // The channel is free again.
   auto again = start(api, "cycle");
