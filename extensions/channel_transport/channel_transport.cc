@@ -8,18 +8,20 @@
 
 #include <deque>
 #include <map>
+#include <set>
 
 #include "parley/addon.h"
 #include "parley/net/client.h"
 #include "parley/rtc_local.h"
 #include "parley/rtc_protocol.h"
 #include "parley/runtime.h"
+#include "parley/turn_metrics.h"
 
 namespace {
 
 constexpr const char* kManifest = R"json({
   "name": "channel_transport",
-  "description": "Joins a channel of the Parley hub as the agent: user audio/video in as pcm_frame/video_frame, graph audio out at real-time pace, transcript/metrics data out as events; handles flush and reports playout.",
+  "description": "Joins a channel of the Parley hub as the agent: user audio/video in as pcm_frame/video_frame, graph audio out at real-time pace (a copy as far_end_frame, the echo canceller's reference, when connected), transcript/metrics data out as events; handles flush and reports playout.",
   "properties": {
     "url": {"type": "string", "default": "", "description": "Hub WebSocket URL, ws://host:port/v1/rtc (unused when local)"},
     "channel": {"type": "string", "default": "", "description": "Channel to join"},
@@ -32,7 +34,7 @@ constexpr const char* kManifest = R"json({
     "stop_graph_on_disconnect": {"type": "bool", "default": true, "description": "Stop the graph when the channel connection ends"}
   },
   "in": {"audio_frame": ["pcm_frame"], "video_frame": ["*"], "data": ["*"], "cmd": ["flush"]},
-  "out": {"audio_frame": ["pcm_frame"], "video_frame": ["video_frame"], "data": ["*"],
+  "out": {"audio_frame": ["pcm_frame", "far_end_frame"], "video_frame": ["video_frame"], "data": ["*"],
           "cmd": ["on_user_joined", "on_user_left", "flush"]}
 })json";
 
@@ -177,9 +179,18 @@ class ChannelTransport final : public parley::Extension {
     queue_.clear();
     queued_ms_ = 0;
     stream_open_ = false;
+    ended_turns_.clear();
     if (playing_turn_ > 0 && playing_turn_ < turn) {
       const double unheard_ms = std::chrono::duration<double, std::milli>(unheard).count();
       report_playout(playing_turn_, std::max(0.0, sent_ms_[playing_turn_] - unheard_ms), true);
+      // The interrupted audio stops in the user's ears when what was already sent has played.
+      emit_data("turn_mark",
+                parley::make_stage_mark(turn, parley::stage::kLastAudioOut,
+                                        std::chrono::duration<double, std::milli>(
+                                            std::max(play_end_, Clock::now()).time_since_epoch())
+                                            .count())
+                    ->properties());
+      playing_turn_ = 0;  // reported once: the next turn's first frame must not report it again
     }
     play_end_ = Clock::now();
     send_event({{"type", "flush"}, {"turn_id", turn}});
@@ -207,6 +218,7 @@ class ChannelTransport final : public parley::Extension {
   }
 
   void on_data(Context&, std::unique_ptr<parley::Data> data) override {
+    if (data->name() == "tts_audio_end") return audio_ended(data->get<int64_t>("turn_id", 0));
     nlohmann::json event =
         data->properties().is_object() ? data->properties() : nlohmann::json::object();
     event["type"] = data->name();
@@ -308,8 +320,16 @@ class ChannelTransport final : public parley::Extension {
       queue_.pop_front();
       queued_ms_ -= frame->duration_ms();
       const int64_t turn = frame->get<int64_t>("turn_id", 0);
-      if (turn != playing_turn_ && playing_turn_ > 0)
-        report_playout(playing_turn_, sent_ms_[playing_turn_], false);
+      if (turn != playing_turn_) {
+        if (playing_turn_ > 0) report_playout(playing_turn_, sent_ms_[playing_turn_], false);
+        // The turn starts playing (synthesis may have ended long ago): the agent is speaking.
+        if (turn > 0) {
+          emit_data("turn_mark",
+                    parley::make_stage_mark(turn, parley::stage::kFirstAudioOut)->properties());
+          emit_data("playout",
+                    {{"turn_id", turn}, {"played_ms", 0.0}, {"started", true}, {"done", false}});
+        }
+      }
       playing_turn_ = turn;
       sent_ms_[turn] += frame->duration_ms();
       // The user's playback clock: what was sent plays from now or after what is still playing.
@@ -317,7 +337,18 @@ class ChannelTransport final : public parley::Extension {
                   std::chrono::microseconds(static_cast<int64_t>(frame->duration_ms() * 1000));
       auto bytes = rtc::encode_audio(*frame, audio_seq_++);
       if (bytes.is_ok() && link_ && joined_) link_->send_binary(std::move(bytes).value());
-      if (frame->is_eof && turn > 0) {
+      // The echo canceller's reference is what the user is sent, when it is sent: a synthesiser
+      // runs ahead of real time, so its own copy would lead the echo by seconds.
+      if (ctx_->has_destination(parley::MessageKind::kAudioFrame, "far_end_frame")) {
+        auto far = frame->clone();
+        far->set_name("far_end_frame");
+        ctx_->send(std::move(far));
+      }
+      const bool turn_over =
+          ended_turns_.count(turn) &&
+          (queue_.empty() || queue_.front().frame->get<int64_t>("turn_id", 0) != turn);
+      if ((frame->is_eof || turn_over) && turn > 0) {
+        ended_turns_.erase(turn);
         report_playout(turn, sent_ms_[turn], false);
         playing_turn_ = 0;
       }
@@ -331,8 +362,26 @@ class ChannelTransport final : public parley::Extension {
     });
   }
 
+  // The synthesiser sent the last audio of `turn` (data tts_audio_end): playout is done once
+  // that audio has been sent, now if it already has.
+  void audio_ended(int64_t turn) {
+    if (turn <= 0 || gate_.is_stale(turn)) return;
+    for (const auto& q : queue_)
+      if (q.frame->get<int64_t>("turn_id", 0) == turn) {
+        ended_turns_.insert(turn);
+        return;
+      }
+    if (playing_turn_ == turn) {
+      report_playout(turn, sent_ms_[turn], false);
+      playing_turn_ = 0;
+    }
+  }
+
   void report_playout(int64_t turn, double played_ms, bool interrupted) {
-    nlohmann::json p = {{"turn_id", turn}, {"played_ms", played_ms}, {"interrupted", interrupted}};
+    nlohmann::json p = {{"turn_id", turn},
+                        {"played_ms", played_ms},
+                        {"interrupted", interrupted},
+                        {"done", !interrupted}};
     emit_data("playout", p);
     p["type"] = rtc::event::kPlayout;
     send_event(p);
@@ -361,6 +410,8 @@ class ChannelTransport final : public parley::Extension {
   bool stopping_ = false;
   parley::TimerId join_timer_ = 0;
   parley::TimerId pace_timer_ = 0;
+  // Turns whose last audio is queued (tts_audio_end came): done when it has been sent.
+  std::set<int64_t> ended_turns_;
   std::vector<std::string> pending_;  // events sent before the join completed
   // Output pacing.
   struct Queued {

@@ -72,8 +72,11 @@ TEST(ChatStreamDecoder, ErrorObjectMidStreamAndGarbage) {
 }
 
 TEST(ChatRequest, CarriesToolsImagesAndStreamOptions) {
-  ChatMessage user{"user", nlohmann::json::array({{{"type", "text"}, {"text", "what is this?"}},
-                                                  {{"type", "image_url"}, {"image_url", {{"url", "data:image/jpeg;base64,AA=="}}}}})};
+  ChatMessage user;
+  user.role = "user";
+  user.content = nlohmann::json::array(
+      {{{"type", "text"}, {"text", "what is this?"}},
+       {{"type", "image_url"}, {"image_url", {{"url", "data:image/jpeg;base64,AA=="}}}}});
   auto body = build_chat_request({"m", 0.2, 64}, {user}, {{"get_weather", "weather", {{"type", "object"}}}});
   EXPECT_EQ(body["stream"], true);
   EXPECT_EQ(body["stream_options"]["include_usage"], true);
