@@ -41,6 +41,10 @@ void add_loadgen_command(CLI::App& app, CommonOptions& common, SetAction set_act
   cmd->add_option("--duration", cfg->duration_s, "Seconds each user streams")
       ->capture_default_str();
   cmd->add_option("--frame-ms", cfg->frame_ms, "Audio frame length")->capture_default_str();
+  cmd->add_option("--pause-ms", cfg->pause_ms,
+                  "Silence after each pass of the WAV, so a voice agent's turns end (e.g. 3000)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 600000));
   cmd->add_option("--ramp-ms", cfg->ramp_ms, "Spread the starts over this many ms")
       ->capture_default_str();
   cmd->add_option("--api-key", cfg->api_key, "The server's API key")->envname("PARLEY_API_KEY");

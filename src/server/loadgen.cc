@@ -73,7 +73,7 @@ struct Run {
   std::condition_variable cv;
   int finished_users = 0;
   std::map<std::string, int> errors;
-  std::vector<double> start_ms, relay_ms, first_reply_ms;
+  std::vector<double> start_ms, relay_ms, first_reply_ms, turn_ms;
   uint64_t frames_received = 0, transcripts = 0;
   std::atomic<uint64_t> frames_sent{0};
   std::atomic<int> started{0};
@@ -210,7 +210,12 @@ class User : public std::enable_shared_from_this<User> {
     ++received_;
     if (first_reply_ms_ < 0) first_reply_ms_ = now_ns / 1e6;
     const uint64_t idx = f->header.timestamp_ms / static_cast<uint64_t>(run_.cfg.frame_ms);
-    if (idx < total_frames_) {
+    // Relay delay is measured on frames the agent echoes (echo_agent): the same payload back
+    // with the user's timestamp. A voice agent's own audio is not a relayed frame.
+    // (Silent frames are skipped: a synthesiser's silence would match the user's pauses.)
+    const std::string& mine = run_.pcm[idx % run_.pcm.size()];
+    const bool silent = mine.find_first_not_of('\0') == std::string::npos;
+    if (idx < total_frames_ && !silent && f->payload == mine) {
       const int64_t sent = sent_ns_[idx].load(std::memory_order_relaxed);
       if (sent > 0 || idx == 0) relay_.push_back((now_ns - sent) / 1e6);
     }
@@ -222,6 +227,11 @@ class User : public std::enable_shared_from_this<User> {
     if (j.value("type", "") == rtc::event::kTranscript) {
       ++transcripts_;
       if (first_reply_ms_ < 0) first_reply_ms_ = (Clock::now() - stream_start_).count() / 1e6;
+    } else if (j.value("type", "") == rtc::event::kMetrics) {
+      // The agent's per-turn timeline (turn_timeline): user speech end → first audio out.
+      const auto& tl = j.contains("timeline") && j["timeline"].is_object() ? j["timeline"] : j;
+      if (tl.contains("voice_to_voice_ms") && tl["voice_to_voice_ms"].is_number())
+        turn_.push_back(tl["voice_to_voice_ms"].get<double>());
     } else if (j.value("type", "") == rtc::event::kError) {
       run_.error("hub error: " + j.value("code", ""));
     }
@@ -245,6 +255,7 @@ class User : public std::enable_shared_from_this<User> {
     std::lock_guard lock(run_.mu);
     run_.relay_ms.insert(run_.relay_ms.end(), relay_.begin(), relay_.end());
     if (first_reply_ms_ >= 0) run_.first_reply_ms.push_back(first_reply_ms_);
+    run_.turn_ms.insert(run_.turn_ms.end(), turn_.begin(), turn_.end());
     run_.frames_received += received_;
     run_.transcripts += transcripts_;
     ++run_.finished_users;
@@ -278,6 +289,7 @@ class User : public std::enable_shared_from_this<User> {
   std::vector<double> relay_;
   uint64_t received_ = 0, transcripts_ = 0;
   double first_reply_ms_ = -1;
+  std::vector<double> turn_;  // voice-to-voice of each answered turn, from metrics events
   bool done_ = false;
   std::atomic<const char*> phase_{"new"};
 };
@@ -289,6 +301,8 @@ Status load_audio(Run& run) {
   PARLEY_RETURN_IF_ERROR(
       conv->convert(audio.samples, {audio.sample_rate, audio.channels}, samples));
   PARLEY_RETURN_IF_ERROR(conv->flush(samples));
+  // A talking user pauses to listen: silence after each pass of the WAV ends the turn.
+  samples.insert(samples.end(), static_cast<size_t>(16 * std::max(0, run.cfg.pause_ms)), 0);
   const size_t per_frame = static_cast<size_t>(16 * run.cfg.frame_ms);
   for (size_t i = 0; i + per_frame <= samples.size(); i += per_frame)
     run.pcm.emplace_back(reinterpret_cast<const char*>(samples.data() + i), per_frame * 2);
@@ -376,6 +390,7 @@ Result<LoadgenReport> run_loadgen(const LoadgenConfig& config) {
   report.start_ms = summarize(run.start_ms);
   report.relay_ms = summarize(run.relay_ms);
   report.first_reply_ms = summarize(run.first_reply_ms);
+  report.turn_ms = summarize(run.turn_ms);
   report.frames_sent = run.frames_sent.load();
   report.frames_received = run.frames_received;
   report.transcripts = run.transcripts;
@@ -394,6 +409,7 @@ std::string LoadgenReport::to_text() const {
   out += dist("session start", start_ms);
   out += dist("relay delay", relay_ms);
   out += dist("first reply", first_reply_ms);
+  out += dist("turn (voice-to-voice)", turn_ms);
   out += fmt::format(
       "frames sent {}  received {} ({:.2f}%)  transcripts {}\n", frames_sent, frames_received,
       frames_sent ? 100.0 * static_cast<double>(frames_received) / frames_sent : 0.0, transcripts);
@@ -420,6 +436,7 @@ nlohmann::json LoadgenReport::to_json() const {
           {"start_ms", dist(start_ms)},
           {"relay_ms", dist(relay_ms)},
           {"first_reply_ms", dist(first_reply_ms)},
+          {"turn_ms", dist(turn_ms)},
           {"frames_sent", frames_sent},
           {"frames_received", frames_received},
           {"transcripts", transcripts},

@@ -26,6 +26,8 @@ struct LoadgenConfig {
   double duration_s = 10;
   // Audio frame length.
   int frame_ms = 20;
+  // Silence streamed after each pass of the WAV (a user waiting for the agent's answer).
+  int pause_ms = 0;
   // Starts are spread evenly over this many ms (0: all at once).
   int ramp_ms = 0;
   // PARLEY_API_KEY of the server, if it has one.
@@ -51,6 +53,7 @@ struct LoadgenReport {
   Distribution start_ms;        // /start request → answer (agent joined)
   Distribution relay_ms;        // frame sent → same frame back from the agent
   Distribution first_reply_ms;  // first frame sent → first agent audio or transcript
+  Distribution turn_ms;         // agent's per-turn voice-to-voice (metrics events), if any
   uint64_t frames_sent = 0;
   uint64_t frames_received = 0;
   uint64_t transcripts = 0;
