@@ -13,12 +13,19 @@
 // sentence of older turns, and drops their audio not yet sent, so no frame of an older turn leaves
 // after the flush is handled. Data text_end (end of all text) makes the node send an is_eof
 // pcm_frame after the last queued audio, so a wav_sink closes its file.
+//
+// History: for every text segment synthesised to the end, data tts_segment {turn_id, text,
+// audio_ms} says how much audio that text became, so the LLM stage can map the transport's playout
+// position back to the words the user heard (openai_llm: llm::heard_characters). Segments of a turn
+// are reported in order; their texts joined by single spaces are the turn's text, as the LLM stage
+// joins its pieces. A segment cut short by a flush is not reported: its audio never fully left.
 #include <spdlog/logger.h>
 
 #include <atomic>
 #include <cctype>
 #include <chrono>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,7 +41,7 @@ namespace {
 
 constexpr const char* kManifest = R"json({
   "name": "espeak_tts",
-  "description": "Speaks text_data with eSpeak NG, streaming pcm_frame audio (with turn_id) at sample_rate as soon as the first chunk is synthesised; tts_audio_start/tts_audio_end frame each turn's audio; flush stops older turns at once; text_end ends the audio with an is_eof frame. Also sends a copy of its audio as far_end_frame when that is connected (the echo canceller's reference).",
+  "description": "Speaks text_data with eSpeak NG, streaming pcm_frame audio (with turn_id) at sample_rate as soon as the first chunk is synthesised; tts_audio_start/tts_audio_end frame each turn's audio; tts_segment {turn_id, text, audio_ms} reports each synthesised segment; flush stops older turns at once; text_end ends the audio with an is_eof frame. Also sends a copy of its audio as far_end_frame when that is connected (the echo canceller's reference).",
   "properties": {
     "voice": {"type": "string", "default": "en-us", "description": "eSpeak NG voice or language: en-us, en-gb, de, fr, ... (see `espeak-ng --voices`)"},
     "rate": {"type": "int", "default": 175, "description": "Speaking rate in words per minute (80..450)"},
@@ -43,7 +50,7 @@ constexpr const char* kManifest = R"json({
     "frame_ms": {"type": "int", "default": 20, "description": "Output frame duration in ms (the pcm_frame interface uses 10 or 20)"}
   },
   "in": {"data": ["text_data", "text_end"], "cmd": ["flush"]},
-  "out": {"audio_frame": ["pcm_frame", "far_end_frame"], "data": ["tts_audio_start", "tts_audio_end", "turn_mark"], "cmd": ["flush"]}
+  "out": {"audio_frame": ["pcm_frame", "far_end_frame"], "data": ["tts_audio_start", "tts_audio_end", "tts_segment", "turn_mark"], "cmd": ["flush"]}
 })json";
 
 using parley::AudioFrame;
@@ -53,24 +60,46 @@ using parley::media::PcmFrame;
 using Clock = std::chrono::steady_clock;
 namespace speech = parley::speech;
 
+bool is_space(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
+
 // Length of the prefix of `text` that ends at its last sentence boundary (. ! ? ; followed by
-// white space, or a newline); 0 when there is none yet. Text after it waits for more text or for
-// end_of_segment, so a streamed sentence is spoken whole, with its natural intonation.
+// white space, or a newline; or ending `text`, which ends a text_data piece: LLM stages cut their
+// pieces at sentence and clause boundaries); 0 when there is none yet. Text after it waits for
+// more text or for end_of_segment, so a streamed sentence is spoken whole, with its natural
+// intonation.
 size_t complete_sentences_length(const std::string& text) {
   for (size_t i = text.size(); i-- > 0;) {
     const char c = text[i];
     if (c == '\n') return i + 1;
-    if ((c == '.' || c == '!' || c == '?' || c == ';') && i + 1 < text.size() &&
-        std::isspace(static_cast<unsigned char>(text[i + 1])) != 0) {
+    if ((c == '.' || c == '!' || c == '?' || c == ';') &&
+        (i + 1 == text.size() || is_space(text[i + 1]))) {
       return i + 1;
     }
   }
   return 0;
 }
 
+// Appends the text_data piece `piece` to `pending`. Pieces are whole words (LLM stages send
+// trimmed clauses and sentences), so two pieces that do not already meet at white space are
+// joined with one space, as the LLM stage joins them in its history and transcript.
+void append_piece(std::string& pending, const std::string& piece) {
+  if (!pending.empty() && !piece.empty() && !is_space(pending.back()) && !is_space(piece.front()))
+    pending += ' ';
+  pending += piece;
+}
+
+// `text` without leading and trailing white space.
+std::string trimmed(const std::string& text) {
+  size_t b = 0;
+  size_t e = text.size();
+  while (b < e && is_space(text[b])) ++b;
+  while (e > b && is_space(text[e - 1])) --e;
+  return text.substr(b, e - b);
+}
+
 bool is_blank(const std::string& text) {
   for (char c : text)
-    if (std::isspace(static_cast<unsigned char>(c)) == 0) return false;
+    if (!is_space(c)) return false;
   return true;
 }
 
@@ -119,6 +148,7 @@ class EspeakTts final : public parley::Extension {
             return;
           }
           resampler_ = std::move(resampler).value();
+          native_rate_ = *native_rate;
           poster_ = ctx.poster();
           ctx.log().info("eSpeak NG voice '{}', {} wpm, pitch {}: {} Hz → {} Hz, {} ms frames",
                          voice_, rate_, pitch_, *native_rate, sample_rate_, chunker_->frame_ms());
@@ -140,7 +170,7 @@ class EspeakTts final : public parley::Extension {
       return;
     }
     Turn& turn = turn_for(ctx, turn_id);
-    turn.pending += data->get<std::string>("text", "");
+    append_piece(turn.pending, data->get<std::string>("text", ""));
     if (data->get<bool>("end_of_segment", true)) {
       end_text(ctx, turn);
     } else if (const size_t n = complete_sentences_length(turn.pending); n > 0) {
@@ -166,6 +196,7 @@ class EspeakTts final : public parley::Extension {
         ++it;
       }
     }
+    std::erase_if(segments_, [before](const auto& s) { return s.second.turn_id < before; });
     if (speaking_ && *speaking_ < before) end_audio(ctx, /*interrupted=*/true);
     ctx.log().debug("flush before turn {}: cancelled {} turn(s)", before, cancelled);
     ctx.forward_cmd(std::move(cmd));
@@ -178,6 +209,7 @@ class EspeakTts final : public parley::Extension {
     stopping_ = true;
     for (Turn& turn : turns_) turn.cancelled->store(true, std::memory_order_relaxed);
     turns_.clear();
+    segments_.clear();
     if (speaking_) end_audio(ctx, /*interrupted=*/true);
     done(Status::ok());
   }
@@ -192,6 +224,13 @@ class EspeakTts final : public parley::Extension {
     int outstanding = 0;  // submitted requests whose on_done has not come back
     bool text_ended = false;
     std::optional<Clock::time_point> first_submit;
+  };
+
+  // One submitted synthesis request: its text and the audio it produced so far.
+  struct Segment {
+    int64_t turn_id = 0;
+    std::string text;  // trimmed
+    int64_t native_samples = 0;
   };
 
   // The turn `id`, created if new. A newer turn ends the text of older ones: whatever they still
@@ -223,30 +262,35 @@ class EspeakTts final : public parley::Extension {
     request.pitch = pitch_;
     request.cancelled = turn.cancelled;
     const int64_t id = turn.id;
+    const uint64_t seq = ++last_segment_;
+    std::string segment_text = trimmed(request.text);
     // Runs on the synthesis thread: copy the chunk and hand it to this node's executor. `this`
     // is only touched inside the posted functions, which the runtime runs only while the node
     // lives.
-    request.on_audio = [this, &ctx, poster = poster_, id](std::span<const int16_t> pcm, bool) {
+    request.on_audio = [this, &ctx, poster = poster_, id, seq](std::span<const int16_t> pcm, bool) {
       if (pcm.empty()) return;
-      poster([this, &ctx, id, chunk = std::vector<int16_t>(pcm.begin(), pcm.end())] {
-        on_chunk(ctx, id, chunk);
+      poster([this, &ctx, id, seq, chunk = std::vector<int16_t>(pcm.begin(), pcm.end())] {
+        on_chunk(ctx, id, seq, chunk);
       });
     };
-    request.on_done = [this, &ctx, poster = poster_, id](const Status& status) {
-      poster([this, &ctx, id, status] { on_request_done(ctx, id, status); });
+    request.on_done = [this, &ctx, poster = poster_, id, seq](const Status& status) {
+      poster([this, &ctx, id, seq, status] { on_request_done(ctx, id, seq, status); });
     };
     auto handle = speech::EspeakService::instance().submit(std::move(request));
     if (!handle.is_ok()) {
       ctx.log().error("cannot synthesise text of turn {}: {}", id, handle.status().message());
       return;
     }
+    segments_.emplace(seq, Segment{id, std::move(segment_text), 0});
     ++turn.outstanding;
     if (!turn.first_submit) turn.first_submit = Clock::now();
   }
 
-  // A chunk of eSpeak audio (native rate) for turn `id`, on this node's executor.
-  void on_chunk(Context& ctx, int64_t id, const std::vector<int16_t>& chunk) {
+  // A chunk of eSpeak audio (native rate) of segment `seq` of turn `id`, on this node's executor.
+  void on_chunk(Context& ctx, int64_t id, uint64_t seq, const std::vector<int16_t>& chunk) {
     if (stopping_ || gate_.is_stale(id)) return;  // flushed: never sent
+    if (auto it = segments_.find(seq); it != segments_.end())
+      it->second.native_samples += static_cast<int64_t>(chunk.size());
     if (speaking_ != id) {
       if (speaking_) end_audio(ctx, /*interrupted=*/false);
       start_audio(ctx, id);
@@ -260,10 +304,14 @@ class EspeakTts final : public parley::Extension {
     send_ready_frames(ctx, id);
   }
 
-  // A request of turn `id` finished (ok, cancelled or failed).
-  void on_request_done(Context& ctx, int64_t id, const Status& status) {
+  // Request `seq` of turn `id` finished (ok, cancelled or failed).
+  void on_request_done(Context& ctx, int64_t id, uint64_t seq, const Status& status) {
     if (!status.is_ok() && status.code() != parley::StatusCode::kCancelled)
       ctx.log().error("eSpeak NG failed on turn {}: {}", id, status.message());
+    if (auto it = segments_.find(seq); it != segments_.end()) {
+      if (status.is_ok() && !stopping_ && !gate_.is_stale(id)) report_segment(ctx, it->second);
+      segments_.erase(it);
+    }
     for (Turn& turn : turns_) {
       if (turn.id == id) {
         --turn.outstanding;
@@ -284,6 +332,16 @@ class EspeakTts final : public parley::Extension {
       }
     }
     maybe_send_eof(ctx);
+  }
+
+  // Tells the LLM stage how much audio `segment` became (its whole text was synthesised).
+  void report_segment(Context& ctx, const Segment& segment) {
+    if (segment.text.empty() || native_rate_ <= 0) return;
+    const double audio_ms = static_cast<double>(segment.native_samples) * 1000.0 / native_rate_;
+    ctx.send(std::make_unique<parley::Data>(
+        "tts_segment",
+        nlohmann::json{
+            {"turn_id", segment.turn_id}, {"text", segment.text}, {"audio_ms", audio_ms}}));
   }
 
   void start_audio(Context& ctx, int64_t id) {
@@ -365,6 +423,9 @@ class EspeakTts final : public parley::Extension {
   PcmFrame frame_;
   parley::TurnGate gate_;
   std::deque<Turn> turns_;
+  std::map<uint64_t, Segment> segments_;  // requests in flight, by submission number
+  uint64_t last_segment_ = 0;
+  int native_rate_ = 0;              // eSpeak NG's output rate
   std::optional<int64_t> speaking_;  // turn whose audio is being sent (tts_audio_start sent)
   bool eof_requested_ = false;
   bool stopping_ = false;

@@ -366,14 +366,21 @@ void PocketSphinxAsr::dispatch() {
     queue_.pop_front();
   }
   auto events = std::make_shared<std::vector<DecodeEvent>>();
+  auto compute_ms = std::make_shared<double>(0);
   ctx_->run_blocking(
-      [session = session_, ops, events]() mutable {
+      [session = session_, ops, events, compute_ms]() mutable {
+        const auto start = Clock::now();
         *events = session->stream.run(std::move(*ops));
+        *compute_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
         // Let go here, not whenever the pool destroys this closure: after deinit the decoder
         // must be back in the pool as soon as the last batch is done.
         session.reset();
       },
-      [this, events, oldest] { on_decoded(std::move(*events), oldest); });
+      [this, events, oldest, compute_ms] {
+        // Time spent inside the decoder for this batch (engine compute, not runtime overhead).
+        ctx_->metric("asr_decode_ms", *compute_ms);
+        on_decoded(std::move(*events), oldest);
+      });
 }
 
 void PocketSphinxAsr::on_decoded(std::vector<DecodeEvent> events, Clock::time_point oldest) {

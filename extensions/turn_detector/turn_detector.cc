@@ -54,9 +54,14 @@ class TurnDetector final : public Extension {
       if (!have_playout_ && d->get<int64_t>("turn_id", 0) == agent_turn_) agent_speaking_ = false;
     } else if (name == "playout") {
       have_playout_ = true;
-      if (d->get<int64_t>("turn_id", 0) == agent_turn_ &&
-          (d->get<bool>("done", false) || d->get<bool>("interrupted", false)))
+      if (d->get<int64_t>("turn_id", 0) != agent_turn_) return;
+      if (d->get<bool>("done", false) || d->get<bool>("interrupted", false)) {
         agent_speaking_ = false;
+      } else if (d->get<bool>("started", false) && agent_turn_ >= flushed_turn_) {
+        // The turn started playing: the agent speaks even if synthesis already ended (its
+        // tts_audio_end may have come before the transport's first report).
+        agent_speaking_ = true;
+      }
     }
   }
 

@@ -1,6 +1,18 @@
 // wav_sink: writes the audio it receives to a WAV file (in the format of the first frame; later
 // frames in another format are converted), closing the file at is_eof.
+//
+// With `realtime` it behaves like the user's loudspeaker instead of a file writer: frames are
+// queued and released (written) at real time, a flush drops the audio not yet played, and it
+// reports what the user heard as data playout {turn_id, played_ms, interrupted, done} (what the
+// LLM stage cuts its history to; a first report with started: true says the turn began playing) and
+// the moment the interrupted agent audio stops as the last_audio_out mark of the flushing turn (the
+// barge-in timeline's end).
 #include <spdlog/logger.h>
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <set>
 
 #include "parley/addon.h"
 #include "parley/media/audio_converter.h"
@@ -11,22 +23,80 @@ namespace {
 
 constexpr const char* kManifest = R"json({
   "name": "wav_sink",
-  "description": "Writes received pcm_frame audio to a 16-bit WAV file; at an is_eof frame it closes the file and, by default, asks the graph to stop. Marks first_audio_out for each agent turn (frames with turn_id).",
+  "description": "Writes received pcm_frame audio to a 16-bit WAV file; at an is_eof frame it closes the file and, by default, asks the graph to stop. Marks first_audio_out for each agent turn (frames with turn_id). With realtime it plays out at real time like a loudspeaker: flush drops unplayed audio, playout reports what was heard, last_audio_out marks when interrupted audio stopped.",
   "properties": {
     "path": {"type": "string", "required": true, "description": "WAV file to write (overwritten)"},
-    "stop_graph_on_eof": {"type": "bool", "default": true, "description": "Ask the graph to stop when an is_eof frame arrives"}
+    "stop_graph_on_eof": {"type": "bool", "default": true, "description": "Ask the graph to stop when an is_eof frame arrives"},
+    "realtime": {"type": "bool", "default": false, "description": "Play out at real time: write each frame when it is due, drop unplayed audio of flushed turns, report playout"},
+    "playout_lead_ms": {"type": "int", "default": 20, "description": "With realtime: audio handed to the (simulated) device ahead of its time, which a flush cannot recall (0..200)"}
   },
-  "in": {"audio_frame": ["*"]},
-  "out": {"data": ["turn_mark"]}
+  "in": {"audio_frame": ["*"], "data": ["tts_audio_end"], "cmd": ["flush"]},
+  "out": {"data": ["turn_mark", "playout"], "cmd": ["flush"]}
 })json";
 
 using parley::Context;
 using parley::Status;
+using Clock = std::chrono::steady_clock;
+
+// `t` on the clock of parley::monotonic_ms().
+double to_monotonic_ms(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(t.time_since_epoch()).count();
+}
 
 class WavSink final : public parley::Extension {
  public:
+  Status on_configure(Context& ctx) override {
+    realtime_ = ctx.prop_bool("realtime");
+    const int64_t lead = ctx.prop_int("playout_lead_ms");
+    if (lead < 0 || lead > 200)
+      return parley::invalid_argument("playout_lead_ms is " + std::to_string(lead) +
+                                      "; use 0..200 (the device buffer a flush cannot recall)");
+    lead_ = std::chrono::milliseconds(lead);
+    return Status::ok();
+  }
+
   void on_audio_frame(Context& ctx, std::unique_ptr<parley::AudioFrame> frame) override {
     if (failed_) return;
+    const int64_t turn = frame->get<int64_t>("turn_id", -1);
+    if (turn >= 0 && gate_.is_stale(turn)) return;  // audio of a flushed turn: never played
+    if (!realtime_) {
+      play(ctx, std::move(frame));
+      return;
+    }
+    queue_.push_back(std::move(frame));
+    pump(ctx);
+  }
+
+  void on_data(Context& ctx, std::unique_ptr<parley::Data> data) override {
+    // The turn's audio is complete: once it has played, playout reports it done.
+    if (!realtime_ || data->name() != "tts_audio_end" || data->get<bool>("interrupted", false))
+      return;
+    const int64_t turn = data->get<int64_t>("turn_id", -1);
+    if (turn >= 0 && !gate_.is_stale(turn)) ended_.insert(turn);
+    pump(ctx);
+  }
+
+  void on_cmd(Context& ctx, std::unique_ptr<parley::Cmd> cmd) override {
+    if (cmd->name() != parley::kFlushCmd) {
+      Extension::on_cmd(ctx, std::move(cmd));
+      return;
+    }
+    const int64_t before = gate_.flush(*cmd);
+    if (realtime_) interrupt(ctx, before);
+    ctx.forward_cmd(std::move(cmd));
+  }
+
+  void on_stop(Context& ctx, parley::Done done) override {
+    if (pace_timer_ != 0) ctx.cancel_timer(pace_timer_);
+    pace_timer_ = 0;
+    queue_.clear();
+    finish(ctx);
+    done(Status::ok());
+  }
+
+ private:
+  // The frame reaches the user now: written to the file, first_audio_out marked, eof handled.
+  void play(Context& ctx, std::unique_ptr<parley::AudioFrame> frame) {
     // The first frame of each agent turn is the turn's "first audio out" (the file is the output).
     const int64_t turn = frame->get<int64_t>("turn_id", -1);
     if (turn >= 0 && turn != last_turn_ && frame->samples_per_channel > 0) {
@@ -40,12 +110,104 @@ class WavSink final : public parley::Extension {
         ctx.stop_graph("end of audio written to " + ctx.prop_string("path"));
     }
   }
-  void on_stop(Context& ctx, parley::Done done) override {
-    finish(ctx);
-    done(Status::ok());
+
+  // Releases the queued frames that are due (the previous one has played, up to the lead) and
+  // re-arms the pacing timer; reports turns whose audio has finished playing.
+  void pump(Context& ctx) {
+    const auto now = Clock::now();
+    while (!queue_.empty() && play_end_ - lead_ <= now) {
+      auto frame = std::move(queue_.front());
+      queue_.pop_front();
+      const int64_t turn = frame->get<int64_t>("turn_id", -1);
+      const bool eof = frame->is_eof;
+      if (turn >= 0 && turn != playing_turn_) {
+        // Without tts_audio_end, the next turn's first frame is the sign the previous one ended.
+        if (playing_turn_ >= 0) report_playout(ctx, playing_turn_, released_ms_[playing_turn_]);
+        playing_turn_ = turn;
+        // The turn is audible from now on (the turn detector listens for barge-in until done).
+        ctx.send(std::make_unique<parley::Data>("playout", nlohmann::json{{"turn_id", turn},
+                                                                          {"played_ms", 0.0},
+                                                                          {"started", true},
+                                                                          {"interrupted", false},
+                                                                          {"done", false}}));
+      }
+      if (frame->samples_per_channel > 0) {
+        const auto duration =
+            std::chrono::microseconds(static_cast<int64_t>(frame->duration_ms() * 1000.0 + 0.5));
+        play_end_ = std::max(play_end_, now) + duration;
+        if (turn >= 0) released_ms_[turn] += frame->duration_ms();
+      }
+      if (eof && playing_turn_ >= 0) {
+        report_playout(ctx, playing_turn_, released_ms_[playing_turn_]);
+        playing_turn_ = -1;
+      }
+      play(ctx, std::move(frame));
+    }
+    if (playing_turn_ >= 0 && ended_.contains(playing_turn_) && now >= play_end_ &&
+        !queued(playing_turn_)) {
+      report_playout(ctx, playing_turn_, released_ms_[playing_turn_]);
+      playing_turn_ = -1;
+    }
+    if (pace_timer_ != 0) return;
+    Clock::time_point wake;
+    if (!queue_.empty()) {
+      wake = play_end_ - lead_;
+    } else if (playing_turn_ >= 0 && ended_.contains(playing_turn_)) {
+      wake = play_end_;
+    } else {
+      return;
+    }
+    const auto wait = std::chrono::ceil<std::chrono::milliseconds>(wake - now);
+    pace_timer_ = ctx.set_timer(std::max(wait, std::chrono::milliseconds(1)), [this, &ctx] {
+      pace_timer_ = 0;
+      pump(ctx);
+    });
   }
 
- private:
+  // A flush before turn `before`: queued audio of older turns is dropped; what was handed to the
+  // device still plays out (up to the lead), then the agent is silent.
+  void interrupt(Context& ctx, int64_t before) {
+    std::set<int64_t> cut;
+    std::erase_if(queue_, [&](const std::unique_ptr<parley::AudioFrame>& f) {
+      const int64_t turn = f->get<int64_t>("turn_id", -1);
+      if (turn < 0 || turn >= before) return false;
+      cut.insert(turn);
+      return true;
+    });
+    const auto now = Clock::now();
+    if (playing_turn_ >= 0 && playing_turn_ < before) {
+      const double unheard =
+          std::chrono::duration<double, std::milli>(std::max(play_end_ - now, Clock::duration{}))
+              .count();
+      report_playout(ctx, playing_turn_, std::max(0.0, released_ms_[playing_turn_] - unheard),
+                     /*interrupted=*/true);
+      ctx.send(parley::make_stage_mark(before, parley::stage::kLastAudioOut,
+                                       to_monotonic_ms(std::max(play_end_, now))));
+      cut.erase(playing_turn_);
+      playing_turn_ = -1;
+    }
+    // Turns whose audio was queued but never started: nothing of them was heard.
+    for (int64_t turn : cut) report_playout(ctx, turn, 0, /*interrupted=*/true);
+    std::erase_if(ended_, [before](int64_t turn) { return turn < before; });
+  }
+
+  bool queued(int64_t turn) const {
+    for (const auto& f : queue_)
+      if (f->get<int64_t>("turn_id", -1) == turn) return true;
+    return false;
+  }
+
+  void report_playout(Context& ctx, int64_t turn, double played_ms, bool interrupted = false) {
+    ctx.send(std::make_unique<parley::Data>("playout", nlohmann::json{{"turn_id", turn},
+                                                                      {"played_ms", played_ms},
+                                                                      {"interrupted", interrupted},
+                                                                      {"done", !interrupted}}));
+    ctx.log().debug("turn {}: {:.0f} ms of audio played{}", turn, played_ms,
+                    interrupted ? " (interrupted)" : "");
+    released_ms_.erase(turn);
+    ended_.erase(turn);
+  }
+
   void write(Context& ctx, const parley::AudioFrame& frame) {
     Status s;
     if (!writer_) {
@@ -93,6 +255,16 @@ class WavSink final : public parley::Extension {
   std::vector<int16_t> scratch_;
   bool failed_ = false;
   int64_t last_turn_ = -1;
+  // Real-time playout (realtime = true).
+  bool realtime_ = false;
+  std::chrono::milliseconds lead_{20};
+  std::deque<std::unique_ptr<parley::AudioFrame>> queue_;  // received, not yet played
+  Clock::time_point play_end_{};  // when the audio handed to the device has finished playing
+  parley::TimerId pace_timer_ = 0;
+  int64_t playing_turn_ = -1;              // turn whose audio was released last, until reported
+  std::map<int64_t, double> released_ms_;  // audio of each turn handed to the device so far
+  std::set<int64_t> ended_;                // turns whose tts_audio_end arrived
+  parley::TurnGate gate_;
 };
 
 }  // namespace

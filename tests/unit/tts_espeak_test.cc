@@ -1,8 +1,10 @@
 // espeak_tts and text_input addons: text becomes 16 kHz frames of the expected total duration,
 // framed by tts_audio_start/end; the first frame of a long paragraph leaves long before its
 // synthesis ends; flush mid-utterance stops the audio at once and is answered and forwarded;
-// sentences and turns stay in order and text_end ends the audio with is_eof; a bad voice or
-// property fails the start with a message naming it.
+// sentences and turns stay in order and text_end ends the audio with is_eof; each synthesised
+// segment is reported as tts_segment {turn_id, text, audio_ms} (what the LLM stage cuts its history
+// with), never for a segment a flush cut short; a bad voice or property fails the start with a
+// message naming it.
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -188,6 +190,90 @@ TEST_F(EspeakTtsTest, TurnsStayInOrderAndTextEndEndsTheAudioWithEof) {
   }
   EXPECT_EQ(order, (std::vector<std::string>{"start1", "end1", "start2", "end2"}));
   EXPECT_GT(static_cast<AudioFrame&>(*eof).timestamp_ms, last_ts);
+}
+
+// Takes the tts_segment data messages (in order) out of `messages`.
+std::vector<std::unique_ptr<Message>> tts_segments(std::deque<std::unique_ptr<Message>>& messages) {
+  std::vector<std::unique_ptr<Message>> segments;
+  for (auto& m : messages)
+    if (m && m->kind() == MessageKind::kData && m->name() == "tts_segment")
+      segments.push_back(std::move(m));
+  return segments;
+}
+
+TEST_F(EspeakTtsTest, ReportsEachSegmentWithItsTextAndAudioDuration) {
+  ExtensionTester t("espeak_tts", {}, registry_);
+  ASSERT_TRUE(t.start().is_ok());
+  const std::vector<std::string> texts = {"Hello there, my friend.", "How are you today?"};
+  // Pieces as an LLM stage sends them: trimmed sentences, then an empty end_of_segment. A piece
+  // that ends a sentence is spoken without waiting for the next piece: its segment is reported
+  // before the next piece is even sent, after the frames of its audio.
+  ASSERT_TRUE(t.send(text_data(texts[0], 3, false)).is_ok());
+  auto first = t.wait_for_data("tts_segment", 10s);
+  ASSERT_TRUE(first);
+  auto before = t.take_all();
+  double first_frames_ms = 0;
+  for (const auto& f : pcm_frames(before)) first_frames_ms += f->duration_ms();
+  ASSERT_TRUE(t.send(text_data(texts[1], 3, false)).is_ok());
+  ASSERT_TRUE(t.send(text_data("", 3, true)).is_ok());
+  ASSERT_TRUE(t.wait_for_data("tts_audio_end", 10s));
+  auto messages = t.take_all();
+  double frames_ms = first_frames_ms;
+  for (const auto& f : pcm_frames(messages)) frames_ms += f->duration_ms();
+  auto segments = tts_segments(messages);
+  segments.insert(segments.begin(), std::move(first));
+  ASSERT_EQ(segments.size(), 2u);
+  double total_ms = 0;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    EXPECT_EQ(segments[i]->get<int64_t>("turn_id", -1), 3);
+    EXPECT_EQ(segments[i]->get<std::string>("text", ""), texts[i]);
+    const double audio_ms = segments[i]->get<double>("audio_ms", 0);
+    // About as long as the engine's own audio for that text alone (16 kHz: 16 samples per ms);
+    // eSpeak NG's leading pause depends on what it synthesised before, by up to ~50 ms.
+    const double reference_ms =
+        static_cast<double>(speech_test::espeak_speech(texts[i]).size()) / 16;
+    std::cout << "segment \"" << texts[i] << "\": " << audio_ms << " ms (engine alone "
+              << reference_ms << " ms)\n";
+    EXPECT_NEAR(audio_ms, reference_ms, 80.0);
+    total_ms += audio_ms;
+  }
+  // Exactly the audio that left: the first segment's frames (but for what the resampler and the
+  // framer still held: less than a frame), and both segments together, the whole turn (up to the
+  // zero-padded last frame).
+  EXPECT_NEAR(segments[0]->get<double>("audio_ms", 0), first_frames_ms, 25.0);
+  EXPECT_NEAR(total_ms, frames_ms, 21.0);
+}
+
+TEST_F(EspeakTtsTest, FlushReportsOnlySegmentsSynthesisedToTheEnd) {
+  ExtensionTester t("espeak_tts", {}, registry_);
+  ASSERT_TRUE(t.start().is_ok());
+  std::vector<std::string> sentences;
+  for (int i = 0; i < 40; ++i) {
+    sentences.push_back("Sentence number " + std::to_string(i + 1) +
+                        " of a long answer goes on for quite a while before it ends.");
+    ASSERT_TRUE(t.send(text_data(sentences.back(), 1, false)).is_ok());
+  }
+  ASSERT_TRUE(t.wait_for_data("tts_segment", 10s));
+  auto result = t.send_cmd(make_flush(2));
+  ASSERT_TRUE(result->ok()) << result->status().to_string();
+  std::this_thread::sleep_for(300ms);
+  auto messages = t.take_all();
+  // Everything after the forwarded flush: no audio and no segment of turn 1.
+  auto flush = std::find_if(messages.begin(), messages.end(),
+                            [](const auto& m) { return m && m->name() == "flush"; });
+  ASSERT_NE(flush, messages.end());
+  for (auto it = flush; it != messages.end(); ++it) {
+    EXPECT_NE((*it)->name(), "tts_segment");
+    EXPECT_NE((*it)->name(), "pcm_frame");
+  }
+  // The reported segments (the one in wait_for_data's hands was the first) are the first
+  // sentences, in order, each with its audio; the rest of the 40 never finished.
+  auto segments = tts_segments(messages);
+  EXPECT_LT(segments.size() + 1, sentences.size());
+  for (size_t i = 0; i < segments.size(); ++i) {
+    EXPECT_EQ(segments[i]->get<std::string>("text", ""), sentences[i + 1]);
+    EXPECT_GT(segments[i]->get<double>("audio_ms", 0), 1000.0);
+  }
 }
 
 TEST_F(EspeakTtsTest, BadVoiceOrPropertiesFailTheStartNamingTheProblem) {
