@@ -25,7 +25,8 @@
 //       are in the window).
 //
 // Usage: conversation_bench [--turns N] [--paced-turns N] [--barge-ins N] [--min-speech MS,...]
-//        (defaults: 100 fast turns, 20 real-time turns, 15 barge-ins at min_speech 200, 100, 60)
+//        [--onset MS,...] (defaults: 100 fast turns, 20 real-time turns, 15 barge-ins for each
+//        webrtc_vad min_speech_ms (200) × onset_ms (80: the graphs' speech_onset cue; 0: none))
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -143,7 +144,8 @@ void add_dest(nlohmann::json& connections, const std::string& from, const std::s
 // that reports playout to the turn detector and the LLM stage.
 std::unique_ptr<parley::Engine> make_engine(const std::shared_ptr<parley::Runtime>& runtime,
                                             const parley::AddonRegistry& registry, bool realtime,
-                                            int min_speech_ms, const std::string& out_wav) {
+                                            int min_speech_ms, int onset_cue_ms,
+                                            const std::string& out_wav) {
   std::vector<parley::GraphProblem> problems;
   auto doc = nlohmann::json::parse(
       std::ifstream(std::string(PARLEY_SOURCE_DIR) + "/graphs/voice_assistant.json"));
@@ -167,7 +169,10 @@ std::unique_ptr<parley::Engine> make_engine(const std::shared_ptr<parley::Runtim
   for (auto& n : nodes) {
     if (n["name"] == "sink")
       n["property"] = {{"path", out_wav}, {"realtime", realtime}, {"stop_graph_on_eof", false}};
-    if (n["name"] == "vad") n["property"] = {{"min_speech_ms", min_speech_ms}};
+    if (n["name"] == "vad") {
+      n["property"]["min_speech_ms"] = min_speech_ms;
+      n["property"]["onset_ms"] = onset_cue_ms;
+    }
     // A long answer, so that there is something to interrupt.
     if (n["name"] == "llm")
       n["property"]["suffix"] =
@@ -409,7 +414,7 @@ void added_latency(const std::shared_ptr<parley::Runtime>& runtime,
                    const parley::AddonRegistry& registry, int turns, bool paced,
                    const std::string& tmp) {
   bench_log().clear();
-  auto engine = make_engine(runtime, registry, /*realtime=*/false, 200, tmp + "/answers.wav");
+  auto engine = make_engine(runtime, registry, /*realtime=*/false, 200, 80, tmp + "/answers.wav");
   Microphone mic(*engine, paced);
   std::vector<std::vector<int16_t>> clips;
   for (const char* id : kClips) clips.push_back(clip(id));
@@ -459,28 +464,28 @@ void added_latency(const std::shared_ptr<parley::Runtime>& runtime,
 // ---- (b) barge-in ---------------------------------------------------------------------------
 
 struct BargeIn {
-  double total = 0, to_vad = 0, to_flush = 0, to_sink = 0, to_silence = 0;
+  double total = 0, to_decision = 0, to_sink = 0, to_silence = 0;
 };
 
 // The (b) table of one min_speech_ms setting.
 void print_barge_in(const std::vector<BargeIn>& results, int missed, int min_speech_ms,
-                    int64_t onset_0880, int64_t onset_0930) {
-  std::vector<double> total, vad, flush, sink, silence;
+                    int onset_cue_ms, int64_t onset_0880, int64_t onset_0930) {
+  std::vector<double> total, decision, sink, silence;
   for (const auto& b : results) {
     total.push_back(b.total);
-    vad.push_back(b.to_vad);
-    flush.push_back(b.to_flush);
+    decision.push_back(b.to_decision);
     sink.push_back(b.to_sink);
     silence.push_back(b.to_silence);
   }
-  std::printf("\n### (b) Barge-in, webrtc_vad min_speech_ms = %d (%zu barge-ins, %d missed)\n\n",
-              min_speech_ms, results.size(), missed);
+  std::printf(
+      "\n### (b) Barge-in, webrtc_vad min_speech_ms = %d, onset_ms = %d (%zu barge-ins, %d "
+      "missed)\n\n",
+      min_speech_ms, onset_cue_ms, results.size(), missed);
   std::printf("Ground-truth onsets: %lld ms into clip 0880, %lld ms into clip 0930.\n\n",
               static_cast<long long>(onset_0880), static_cast<long long>(onset_0930));
   std::printf("| ms | p50 | p99 | max | mean |\n|---|---|---|---|---|\n");
   print_row("**onset → last agent audio out**", total);
-  print_row("onset → VAD speech_start at turn_detector", vad);
-  print_row("speech_start → flush sent (barge_in)", flush);
+  print_row("onset → barge-in decided (VAD speech_onset or speech_start)", decision);
   print_row("flush sent → handled by the sink (llm → tts → sink)", sink);
   print_row("sink flush → audio stops (device buffer)", silence);
   std::printf("\nTarget ≤ 150 ms (DESIGN.md §5): p50 %.1f ms, p99 %.1f ms → %s\n",
@@ -491,10 +496,10 @@ void print_barge_in(const std::vector<BargeIn>& results, int missed, int min_spe
 // (b): `trials` barge-ins over the agent's answers with webrtc_vad's `min_speech_ms`.
 void barge_in(const std::shared_ptr<parley::Runtime>& runtime,
               const parley::AddonRegistry& registry, int trials, int min_speech_ms,
-              const std::string& tmp) {
+              int onset_cue_ms, const std::string& tmp) {
   bench_log().clear();
-  auto engine =
-      make_engine(runtime, registry, /*realtime=*/true, min_speech_ms, tmp + "/barge_in.wav");
+  auto engine = make_engine(runtime, registry, /*realtime=*/true, min_speech_ms, onset_cue_ms,
+                            tmp + "/barge_in.wav");
   Microphone mic(*engine, /*paced=*/true);
   // The recordings' lead-in (breath and noise at about -45 dBFS, which the VAD may already call
   // speech) is replaced by digital silence, so that nothing before the ground-truth onset can
@@ -543,16 +548,14 @@ void barge_in(const std::shared_ptr<parley::Runtime>& runtime,
         sink_flush = e.t_ms;
     }
     auto m = marks_of(events, turn);
-    if (!flushed || turn == 0 || !m.contains(parley::stage::kBargeIn) ||
-        !m.contains(parley::stage::kUserSpeechStart)) {
+    if (!flushed || turn == 0 || !m.contains(parley::stage::kBargeIn)) {
       ++missed;
       answer_turn = last_turn + 1;
       continue;
     }
     BargeIn b;
     b.total = m[parley::stage::kLastAudioOut] - onset;
-    b.to_vad = m[parley::stage::kUserSpeechStart] - onset;
-    b.to_flush = m[parley::stage::kBargeIn] - m[parley::stage::kUserSpeechStart];
+    b.to_decision = m[parley::stage::kBargeIn] - onset;
     b.to_sink = sink_flush - m[parley::stage::kBargeIn];
     b.to_silence = m[parley::stage::kLastAudioOut] - sink_flush;
     results.push_back(b);
@@ -560,7 +563,8 @@ void barge_in(const std::shared_ptr<parley::Runtime>& runtime,
   }
   engine->stop_sync();
 
-  print_barge_in(results, missed, min_speech_ms, onset_ms(clips[0]), onset_ms(clips[1]));
+  print_barge_in(results, missed, min_speech_ms, onset_cue_ms, onset_ms(clips[0]),
+                 onset_ms(clips[1]));
 }
 
 }  // namespace
@@ -569,7 +573,8 @@ int main(int argc, char** argv) {
   int turns = 100;
   int paced_turns = 20;
   int barge_ins = 15;
-  std::vector<int> min_speech = {200, 100, 60};
+  std::vector<int> min_speech = {200};
+  std::vector<int> onset_cue = {80, 0};  // the graphs' speech_onset cue, and none
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--turns") == 0) {
       turns = std::atoi(argv[i + 1]);
@@ -584,10 +589,17 @@ int main(int argc, char** argv) {
         while (*p && *p != ',') ++p;
         if (*p == ',') ++p;
       }
+    } else if (std::strcmp(argv[i], "--onset") == 0) {
+      onset_cue.clear();
+      for (const char* p = argv[i + 1]; *p;) {
+        onset_cue.push_back(std::atoi(p));
+        while (*p && *p != ',') ++p;
+        if (*p == ',') ++p;
+      }
     } else {
       std::fprintf(stderr,
                    "usage: %s [--turns N] [--paced-turns N] [--barge-ins N] "
-                   "[--min-speech MS,MS,...]\n",
+                   "[--min-speech MS,MS,...] [--onset MS,MS,...]\n",
                    argv[0]);
       return 2;
     }
@@ -607,6 +619,7 @@ int main(int argc, char** argv) {
   if (turns > 0) added_latency(runtime, registry, turns, /*paced=*/false, tmp.string());
   if (paced_turns > 0) added_latency(runtime, registry, paced_turns, /*paced=*/true, tmp.string());
   for (int ms : min_speech)
-    if (barge_ins > 0) barge_in(runtime, registry, barge_ins, ms, tmp.string());
+    for (int cue : onset_cue)
+      if (barge_ins > 0) barge_in(runtime, registry, barge_ins, ms, cue, tmp.string());
   return 0;
 }

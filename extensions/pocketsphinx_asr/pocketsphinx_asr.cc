@@ -255,6 +255,7 @@ void PocketSphinxAsr::on_data(Context& ctx, std::unique_ptr<parley::Data> data) 
     ctx.log().debug("utterances now follow vad_event (endpointing={})",
                     mode_ == Endpointing::kAuto ? "auto" : "vad");
   }
+  if (event == "speech_onset") return;  // a barge-in cue; utterances open at speech_start
   if (event == "speech_start") {
     vad_in_speech_ = true;
     if (!utt_open_) open_utterance(timestamp_ms, true);

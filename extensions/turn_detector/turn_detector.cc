@@ -17,6 +17,7 @@ constexpr const char* kManifest = R"json({
   "description": "Ends user turns (VAD speech_end + final ASR) and detects barge-in (speech_start or a partial of at least interrupt_min_chars while the agent speaks), sending flush{turn_id}; forwards user text to the LLM and user transcripts to the client.",
   "properties": {
     "interrupt_on_speech_start": {"type": "bool", "default": true, "description": "Barge in as soon as VAD hears the user over the agent"},
+    "interrupt_on_onset": {"type": "bool", "default": true, "description": "Barge in already at a vad_event speech_onset (webrtc_vad onset_ms) while the agent speaks"},
     "interrupt_min_chars": {"type": "int", "default": 4, "description": "Barge in when a partial transcript reaches this many characters (0 disables)"},
     "min_turn_chars": {"type": "int", "default": 1, "description": "Ignore final transcripts shorter than this (noise)"}
   },
@@ -68,7 +69,14 @@ class TurnDetector final : public Extension {
  private:
   void on_vad(Context& ctx, const Data& d) {
     const std::string event = d.get<std::string>("event", "");
-    if (event == "speech_start") {
+    if (event == "speech_onset") {
+      // Speech may be starting (webrtc_vad onset_ms): early enough to stop the agent within the
+      // barge-in budget, while speech_start still waits for min_speech_ms.
+      if (agent_speaking_ && ctx.prop_bool("interrupt_on_onset")) {
+        begin_user_turn(ctx);
+        barge_in(ctx, "speech onset");
+      }
+    } else if (event == "speech_start") {
       begin_user_turn(ctx);
       ctx.send(make_stage_mark(turn_, stage::kUserSpeechStart));
       if (agent_speaking_ && ctx.prop_bool("interrupt_on_speech_start"))

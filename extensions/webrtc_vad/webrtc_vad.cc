@@ -25,9 +25,10 @@ namespace {
 
 constexpr const char* kManifest = R"json({
   "name": "webrtc_vad",
-  "description": "Voice activity detection (WebRTC): emits vad_event speech_start/speech_end with stream timestamps and passes the audio through; optional echo cancellation against the agent's own voice (far_end_frame input) and noise suppression.",
+  "description": "Voice activity detection (WebRTC): emits vad_event speech_start/speech_end (and, with onset_ms, an early speech_onset) with stream timestamps and passes the audio through; optional echo cancellation against the agent's own voice (far_end_frame input) and noise suppression.",
   "properties": {
     "min_speech_ms": {"type": "int", "default": 200, "description": "Voiced audio needed before speech_start (filters clicks and coughs)"},
+    "onset_ms": {"type": "int", "default": 0, "description": "When > 0 (and below min_speech_ms): a vad_event speech_onset after this much voiced audio, an early barge-in cue before speech_start is certain; 0 = off"},
     "min_silence_ms": {"type": "int", "default": 500, "description": "Unvoiced audio needed before speech_end (hangover bridging pauses)"},
     "min_level_dbfs": {"type": "number", "default": -50, "description": "A 10 ms block quieter than this (after echo cancellation and noise suppression) never counts as speech; -120 disables the floor"},
     "vad_likelihood": {"type": "string", "default": "low", "description": "How readily a 10 ms frame is called speech: very_low (rejects most noise), low, moderate or high (clips least speech)"},
@@ -67,6 +68,7 @@ class WebrtcVad final : public parley::Extension {
     seg.frame_ms = kBlockMs;
     seg.min_speech_ms = static_cast<int>(ctx.prop_int("min_speech_ms"));
     seg.min_silence_ms = static_cast<int>(ctx.prop_int("min_silence_ms"));
+    seg.onset_ms = static_cast<int>(ctx.prop_int("onset_ms"));
     PARLEY_RETURN_IF_ERROR(seg.validate());
     segmenter_.emplace(seg);
 

@@ -11,7 +11,7 @@ Status SpeechSegmenterConfig::validate() const {
     return invalid_argument("SpeechSegmenterConfig.frame_ms must be positive, got " +
                             std::to_string(frame_ms));
   }
-  if (min_speech_ms < 0 || min_silence_ms < 0 || max_onset_gap_ms < 0) {
+  if (min_speech_ms < 0 || min_silence_ms < 0 || max_onset_gap_ms < 0 || onset_ms < 0) {
     return invalid_argument("SpeechSegmenterConfig durations must not be negative: " + to_string());
   }
   return Status::ok();
@@ -20,12 +20,21 @@ Status SpeechSegmenterConfig::validate() const {
 std::string SpeechSegmenterConfig::to_string() const {
   std::ostringstream out;
   out << "SpeechSegmenterConfig(frame_ms=" << frame_ms << ", min_speech_ms=" << min_speech_ms
-      << ", min_silence_ms=" << min_silence_ms << ", max_onset_gap_ms=" << max_onset_gap_ms << ")";
+      << ", min_silence_ms=" << min_silence_ms << ", max_onset_gap_ms=" << max_onset_gap_ms
+      << ", onset_ms=" << onset_ms << ")";
   return out.str();
 }
 
 const char* speech_event_name(SpeechEventType type) {
-  return type == SpeechEventType::kSpeechStart ? "speech_start" : "speech_end";
+  switch (type) {
+    case SpeechEventType::kSpeechStart:
+      return "speech_start";
+    case SpeechEventType::kSpeechEnd:
+      return "speech_end";
+    case SpeechEventType::kSpeechOnset:
+      return "speech_onset";
+  }
+  return "unknown";
 }
 
 SpeechSegmenter::SpeechSegmenter(SpeechSegmenterConfig config) : config_(config) {
@@ -33,6 +42,7 @@ SpeechSegmenter::SpeechSegmenter(SpeechSegmenterConfig config) : config_(config)
   config_.min_speech_ms = std::max(config_.min_speech_ms, 0);
   config_.min_silence_ms = std::max(config_.min_silence_ms, 0);
   config_.max_onset_gap_ms = std::max(config_.max_onset_gap_ms, 0);
+  config_.onset_ms = std::max(config_.onset_ms, 0);
 }
 
 std::optional<SpeechEvent> SpeechSegmenter::push(bool voiced) {
@@ -62,10 +72,16 @@ std::optional<SpeechEvent> SpeechSegmenter::push(bool voiced) {
   if (onset_start_ms_ < 0) {
     onset_start_ms_ = frame_start;
     onset_voiced_ms_ = 0;
+    onset_reported_ = false;
   }
   onset_gap_ms_ = 0;
   onset_voiced_ms_ += config_.frame_ms;
-  if (onset_voiced_ms_ < config_.min_speech_ms) return std::nullopt;
+  if (onset_voiced_ms_ < config_.min_speech_ms) {
+    if (config_.onset_ms <= 0 || onset_reported_ || onset_voiced_ms_ < config_.onset_ms)
+      return std::nullopt;
+    onset_reported_ = true;
+    return SpeechEvent{SpeechEventType::kSpeechOnset, onset_start_ms_, position_ms_};
+  }
   in_speech_ = true;
   last_voice_end_ms_ = position_ms_;
   silence_ms_ = 0;
@@ -86,6 +102,7 @@ void SpeechSegmenter::reset(int64_t start_ms) {
   onset_start_ms_ = -1;
   onset_voiced_ms_ = 0;
   onset_gap_ms_ = 0;
+  onset_reported_ = false;
   last_voice_end_ms_ = start_ms;
   silence_ms_ = 0;
 }

@@ -25,6 +25,9 @@ struct SpeechSegmenterConfig {
   int min_silence_ms = 500;
   // Longest unvoiced gap tolerated inside an onset before the voiced count starts over.
   int max_onset_gap_ms = 60;
+  // When positive and below min_speech_ms: voiced audio after which a speech_onset event says
+  // speech *may* be starting — an early cue for barge-in, before speech_start is certain. 0: off.
+  int onset_ms = 0;
 
   // Checks that every duration is non-negative and frame_ms is positive.
   Status validate() const;
@@ -33,7 +36,7 @@ struct SpeechSegmenterConfig {
 };
 
 // Kind of a segmenter event.
-enum class SpeechEventType { kSpeechStart, kSpeechEnd };
+enum class SpeechEventType { kSpeechStart, kSpeechEnd, kSpeechOnset };
 
 // A change between silence and speech.
 struct SpeechEvent {
@@ -45,7 +48,7 @@ struct SpeechEvent {
   int64_t detected_at_ms = 0;
 };
 
-// "speech_start" / "speech_end", the names used by vad_event messages.
+// "speech_start" / "speech_end" / "speech_onset", the names used by vad_event messages.
 const char* speech_event_name(SpeechEventType type);
 
 // Stateful frame-by-frame speech segmenter for one stream; not thread-safe.
@@ -76,6 +79,7 @@ class SpeechSegmenter {
   int64_t onset_start_ms_ = -1;  // -1: no onset in progress
   int64_t onset_voiced_ms_ = 0;
   int64_t onset_gap_ms_ = 0;
+  bool onset_reported_ = false;  // speech_onset sent for the onset in progress
   // While speaking: the hangover.
   int64_t last_voice_end_ms_ = 0;
   int64_t silence_ms_ = 0;

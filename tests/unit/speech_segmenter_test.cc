@@ -30,6 +30,36 @@ std::vector<Emitted> run(SpeechSegmenter& segmenter, const std::vector<std::pair
   return out;
 }
 
+TEST(SpeechSegmenterTest, OnsetCueComesOncePerOnsetBeforeSpeechStart) {
+  SpeechSegmenterConfig config;
+  config.onset_ms = 80;
+  SpeechSegmenter segmenter(config);
+  // A 100 ms click (onset cue, no speech), 200 ms silence, then 250 ms of voice.
+  const auto events = run(segmenter, {{true, 10}, {false, 20}, {true, 25}, {false, 5}});
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].event.type, SpeechEventType::kSpeechOnset);
+  EXPECT_EQ(events[0].frame, 7u);  // the 8th voiced frame
+  EXPECT_EQ(events[0].event.timestamp_ms, 0);
+  EXPECT_EQ(events[0].event.detected_at_ms, 80);
+  EXPECT_EQ(events[1].event.type, SpeechEventType::kSpeechOnset);
+  EXPECT_EQ(events[1].event.timestamp_ms, 300);
+  EXPECT_EQ(events[1].event.detected_at_ms, 380);
+  EXPECT_EQ(events[2].event.type, SpeechEventType::kSpeechStart);
+  EXPECT_EQ(events[2].event.timestamp_ms, 300);
+  EXPECT_STREQ(speech_event_name(SpeechEventType::kSpeechOnset), "speech_onset");
+
+  // Off by default, and never once speech has started or when not below min_speech_ms.
+  SpeechSegmenter plain;
+  EXPECT_EQ(run(plain, {{true, 25}}).size(), 1u);
+  config.onset_ms = 200;
+  SpeechSegmenter same(config);
+  const auto only_start = run(same, {{true, 25}});
+  ASSERT_EQ(only_start.size(), 1u);
+  EXPECT_EQ(only_start[0].event.type, SpeechEventType::kSpeechStart);
+  config.onset_ms = -1;
+  EXPECT_FALSE(config.validate().is_ok());
+}
+
 TEST(SpeechSegmenterTest, EmitsStartAndEndAtTheConfirmingFrames) {
   SpeechSegmenter segmenter;  // 10 ms frames, 200 ms speech, 500 ms silence
   // 50 ms silence, 250 ms voice, 600 ms silence.
