@@ -163,7 +163,8 @@ void AudioInput::emit(std::string_view bytes, std::vector<int16_t>& out) {
   const size_t whole = bytes.size() / frame_bytes * frame_bytes;
   const size_t base = out.size();
   out.resize(base + whole / 2);
-  std::memcpy(out.data() + base, bytes.data(), whole);  // little-endian host (x86, arm64)
+  if (whole > 0)  // (an empty view's data() may be null, which memcpy must not get)
+    std::memcpy(out.data() + base, bytes.data(), whole);  // little-endian host (x86, arm64)
   pending_.assign(bytes.substr(whole));
 }
 
