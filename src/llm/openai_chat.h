@@ -47,7 +47,8 @@ struct ChatOptions {
 };
 
 // The JSON body of a streaming chat completion request (stream_options.include_usage set).
-nlohmann::json build_chat_request(const ChatOptions& options, const std::vector<ChatMessage>& messages,
+nlohmann::json build_chat_request(const ChatOptions& options,
+                                  const std::vector<ChatMessage>& messages,
                                   const std::vector<ToolSpec>& tools);
 
 // What a stream decoder reports.

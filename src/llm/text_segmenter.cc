@@ -22,7 +22,8 @@ bool is_abbreviation(std::string_view text, size_t dot) {
   size_t start = dot;
   while (start > 0 && !std::isspace(static_cast<unsigned char>(text[start - 1]))) --start;
   std::string word;
-  for (size_t i = start; i < dot; ++i) word += static_cast<char>(std::tolower(static_cast<unsigned char>(text[i])));
+  for (size_t i = start; i < dot; ++i)
+    word += static_cast<char>(std::tolower(static_cast<unsigned char>(text[i])));
   for (auto a : kAbbrev)
     if (word == a) return true;
   // A single capital letter ("J. R. R. Tolkien").
@@ -31,7 +32,8 @@ bool is_abbreviation(std::string_view text, size_t dot) {
 
 // UTF-8 sentence enders that need no following space (CJK full stops).
 size_t cjk_end(std::string_view s, size_t i) {
-  static constexpr std::array<std::string_view, 3> kEnders = {"\xE3\x80\x82", "\xEF\xBC\x81", "\xEF\xBC\x9F"};
+  static constexpr std::array<std::string_view, 3> kEnders = {"\xE3\x80\x82", "\xEF\xBC\x81",
+                                                              "\xEF\xBC\x9F"};
   for (auto e : kEnders)
     if (s.substr(i, e.size()) == e) return i + e.size();
   return std::string_view::npos;

@@ -28,20 +28,29 @@ struct SseStep {
 };
 
 // `data: <json>\n\n`.
-inline SseStep sse(const std::string& json, int delay_ms = 0) { return {delay_ms, "data: " + json + "\n\n", false}; }
+inline SseStep sse(const std::string& json, int delay_ms = 0) {
+  return {delay_ms, "data: " + json + "\n\n", false};
+}
 // A text delta chunk.
 inline SseStep delta(const std::string& text, int delay_ms = 0) {
-  nlohmann::json j = {{"id", "chatcmpl-1"}, {"object", "chat.completion.chunk"}, {"model", "fake"},
-                      {"choices", {{{"index", 0}, {"delta", {{"content", text}}}, {"finish_reason", nullptr}}}}};
+  nlohmann::json j = {
+      {"id", "chatcmpl-1"},
+      {"object", "chat.completion.chunk"},
+      {"model", "fake"},
+      {"choices", {{{"index", 0}, {"delta", {{"content", text}}}, {"finish_reason", nullptr}}}}};
   return sse(j.dump(), delay_ms);
 }
 inline SseStep finish(const std::string& reason) {
-  nlohmann::json j = {{"id", "chatcmpl-1"}, {"object", "chat.completion.chunk"},
-                      {"choices", {{{"index", 0}, {"delta", nlohmann::json::object()}, {"finish_reason", reason}}}}};
+  nlohmann::json j = {
+      {"id", "chatcmpl-1"},
+      {"object", "chat.completion.chunk"},
+      {"choices",
+       {{{"index", 0}, {"delta", nlohmann::json::object()}, {"finish_reason", reason}}}}};
   return sse(j.dump());
 }
 inline SseStep usage_chunk() {
-  return sse(R"({"id":"chatcmpl-1","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15}})");
+  return sse(
+      R"({"id":"chatcmpl-1","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15}})");
 }
 inline SseStep done() { return {0, "data: [DONE]\n\n", false}; }
 inline SseStep stall() { return {0, "", true}; }
@@ -121,7 +130,8 @@ class FakeOpenAi {
     size_t length = 0;
     for (const char* key : {"Content-Length: ", "content-length: "}) {
       auto p = buf.find(key);
-      if (p != std::string::npos && p < header_end) length = std::stoul(buf.substr(p + std::strlen(key)));
+      if (p != std::string::npos && p < header_end)
+        length = std::stoul(buf.substr(p + std::strlen(key)));
     }
     while (buf.size() < header_end + 4 + length) {
       size_t n = sock.read_some(buffer(tmp), ec);
@@ -131,18 +141,22 @@ class FakeOpenAi {
     Script script;
     {
       std::lock_guard lock(mu_);
-      requests_.push_back(nlohmann::json::parse(buf.substr(header_end + 4, length), nullptr, false));
+      requests_.push_back(
+          nlohmann::json::parse(buf.substr(header_end + 4, length), nullptr, false));
       script = scripts_[std::min(requests_.size() - 1, scripts_.size() - 1)];
       cv_.notify_all();
     }
     if (script.status != 200) {
       std::string body = R"({"error":{"message":"fake failure","type":"server_error"}})";
-      std::string resp = "HTTP/1.1 " + std::to_string(script.status) + " Error\r\nContent-Type: application/json\r\nContent-Length: " +
+      std::string resp = "HTTP/1.1 " + std::to_string(script.status) +
+                         " Error\r\nContent-Type: application/json\r\nContent-Length: " +
                          std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
       write(sock, buffer(resp), ec);
       return;
     }
-    std::string head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    std::string head =
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: "
+        "chunked\r\nConnection: close\r\n\r\n";
     write(sock, buffer(head), ec);
     for (const auto& step : script.steps) {
       if (step.delay_ms) std::this_thread::sleep_for(std::chrono::milliseconds(step.delay_ms));

@@ -13,8 +13,10 @@ using namespace std::chrono_literals;
 using test::FakeOpenAi;
 
 std::unique_ptr<Data> user_text(const std::string& text, int64_t turn) {
-  return std::make_unique<Data>("text_data", nlohmann::json{{"text", text}, {"end_of_segment", true},
-                                                            {"role", "user"}, {"turn_id", turn}});
+  return std::make_unique<Data>(
+      "text_data",
+      nlohmann::json{
+          {"text", text}, {"end_of_segment", true}, {"role", "user"}, {"turn_id", turn}});
 }
 
 // Collects assistant text_data until end_of_segment; returns the pieces.
@@ -32,15 +34,19 @@ std::vector<std::string> reply_pieces(testing::ExtensionTester& t, bool* ended =
 
 nlohmann::json props(const FakeOpenAi& server, nlohmann::json extra = nlohmann::json::object()) {
   register_builtin_addons(AddonRegistry::global());
-  nlohmann::json p = {{"base_url", server.base_url()}, {"api_key", "sk-test"}, {"model", "fake-model"},
+  nlohmann::json p = {{"base_url", server.base_url()},
+                      {"api_key", "sk-test"},
+                      {"model", "fake-model"},
                       {"system_prompt", "be brief"}};
   p.update(extra);
   return p;
 }
 
 TEST(OpenAiLlm, StreamsTextCutAtClausesAndSentences) {
-  FakeOpenAi server({{200, {test::delta("Hello"), test::delta(" there, my friend."), test::delta(" How are"),
-                            test::delta(" you?"), test::finish("stop"), test::usage_chunk(), test::done()}}});
+  FakeOpenAi server(
+      {{200,
+        {test::delta("Hello"), test::delta(" there, my friend."), test::delta(" How are"),
+         test::delta(" you?"), test::finish("stop"), test::usage_chunk(), test::done()}}});
   testing::ExtensionTester t("openai_llm", props(server));
   ASSERT_TRUE(t.start().is_ok());
   ASSERT_TRUE(t.send(user_text("hi", 1)).is_ok());
@@ -62,13 +68,16 @@ TEST(OpenAiLlm, StreamsTextCutAtClausesAndSentences) {
 }
 
 TEST(OpenAiLlm, RunsToolCallsSplitAcrossChunksAndContinues) {
-  FakeOpenAi server({
-      {200,
-       {test::sse(R"({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"get_current_time","arguments":""}}]}}]})"),
-        test::sse(R"({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"timez"}}]}}]})"),
-        test::sse(R"({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"one\":\"UTC\"}"}}]}}]})"),
-        test::finish("tool_calls"), test::usage_chunk(), test::done()}},
-      {200, {test::delta("It is noon."), test::finish("stop"), test::done()}}});
+  FakeOpenAi server(
+      {{200,
+        {test::sse(
+             R"({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"get_current_time","arguments":""}}]}}]})"),
+         test::sse(
+             R"({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"timez"}}]}}]})"),
+         test::sse(
+             R"({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"one\":\"UTC\"}"}}]}}]})"),
+         test::finish("tool_calls"), test::usage_chunk(), test::done()}},
+       {200, {test::delta("It is noon."), test::finish("stop"), test::done()}}});
   testing::ExtensionTester t("openai_llm", props(server));
   t.set_cmd_handler([](const Cmd& c) -> testing::CmdAnswer {
     if (c.name() == "tool_call") return {Status::ok(), {{"content", "12:00 UTC"}}};
@@ -76,8 +85,10 @@ TEST(OpenAiLlm, RunsToolCallsSplitAcrossChunksAndContinues) {
   });
   ASSERT_TRUE(t.start().is_ok());
   auto reg = t.send_cmd(std::make_unique<Cmd>(
-      "tool_register", nlohmann::json{{"tool", {{"name", "get_current_time"}, {"description", "time"},
-                                                {"parameters", {{"type", "object"}}}}}}));
+      "tool_register", nlohmann::json{{"tool",
+                                       {{"name", "get_current_time"},
+                                        {"description", "time"},
+                                        {"parameters", {{"type", "object"}}}}}}));
   ASSERT_TRUE(reg->ok()) << reg->status().message();
   ASSERT_TRUE(t.send(user_text("what time is it?", 1)).is_ok());
   auto call = t.wait_for_cmd("tool_call");
@@ -96,7 +107,10 @@ TEST(OpenAiLlm, RunsToolCallsSplitAcrossChunksAndContinues) {
 }
 
 TEST(OpenAiLlm, ErrorMidStreamIsReportedAndTheReplyEnds) {
-  FakeOpenAi server({{200, {test::delta("Sure"), test::sse(R"({"error":{"message":"model overloaded","type":"server_error"}})")}}});
+  FakeOpenAi server(
+      {{200,
+        {test::delta("Sure"),
+         test::sse(R"({"error":{"message":"model overloaded","type":"server_error"}})")}}});
   testing::ExtensionTester t("openai_llm", props(server));
   ASSERT_TRUE(t.start().is_ok());
   ASSERT_TRUE(t.send(user_text("hi", 1)).is_ok());
@@ -111,7 +125,8 @@ TEST(OpenAiLlm, ErrorMidStreamIsReportedAndTheReplyEnds) {
 
 TEST(OpenAiLlm, StallBeforeFirstTokenTimesOutAndRetries) {
   FakeOpenAi server({{200, {test::stall()}}, {200, {test::delta("Back again."), test::done()}}});
-  testing::ExtensionTester t("openai_llm", props(server, {{"first_token_timeout_ms", 300}, {"max_retries", 1}}));
+  testing::ExtensionTester t("openai_llm",
+                             props(server, {{"first_token_timeout_ms", 300}, {"max_retries", 1}}));
   ASSERT_TRUE(t.start().is_ok());
   ASSERT_TRUE(t.send(user_text("hi", 1)).is_ok());
   EXPECT_TRUE(server.wait_client_closed());  // the stalled stream was closed, not abandoned
@@ -142,22 +157,36 @@ TEST(OpenAiLlm, FlushClosesTheHttpStreamAndIsForwarded) {
   EXPECT_EQ(first->get<std::string>("text", ""), "One sentence here.");
   auto r = t.send_cmd(make_flush(2));
   EXPECT_TRUE(r->ok());
-  EXPECT_NE(t.wait_for_cmd("flush"), nullptr);   // forwarded downstream
-  EXPECT_TRUE(server.wait_client_closed(2s));    // the HTTP stream was really closed
+  EXPECT_NE(t.wait_for_cmd("flush"), nullptr);              // forwarded downstream
+  EXPECT_TRUE(server.wait_client_closed(2s));               // the HTTP stream was really closed
   EXPECT_EQ(t.wait_for_data("text_data", 300ms), nullptr);  // nothing more for the old turn
 }
 
 TEST(OpenAiLlm, HistoryKeepsOnlyWhatTheUserHeard) {
-  FakeOpenAi server({{200, {test::delta("Once upon a time there was a fox. It lived in a forest."), test::done()}},
-                     {200, {test::delta("Then it slept."), test::done()}}});
+  FakeOpenAi server(
+      {{200,
+        {test::delta("Once upon a time there was a fox. It lived in a forest."), test::done()}},
+       {200, {test::delta("Then it slept."), test::done()}}});
   testing::ExtensionTester t("openai_llm", props(server));
   ASSERT_TRUE(t.start().is_ok());
   ASSERT_TRUE(t.send(user_text("tell me a story", 1)).is_ok());
   reply_pieces(t);
   // TTS reported how long each piece's audio is; the transport then reports 2.75 s were played.
-  ASSERT_TRUE(t.send(std::make_unique<Data>("tts_segment", nlohmann::json{{"turn_id", 1}, {"text", "Once upon a time there was a fox."}, {"audio_ms", 2000}})).is_ok());
-  ASSERT_TRUE(t.send(std::make_unique<Data>("tts_segment", nlohmann::json{{"turn_id", 1}, {"text", "It lived in a forest."}, {"audio_ms", 1500}})).is_ok());
-  ASSERT_TRUE(t.send(std::make_unique<Data>("playout", nlohmann::json{{"turn_id", 1}, {"played_ms", 2750}, {"interrupted", true}})).is_ok());
+  ASSERT_TRUE(
+      t.send(std::make_unique<Data>("tts_segment",
+                                    nlohmann::json{{"turn_id", 1},
+                                                   {"text", "Once upon a time there was a fox."},
+                                                   {"audio_ms", 2000}}))
+          .is_ok());
+  ASSERT_TRUE(
+      t.send(std::make_unique<Data>("tts_segment", nlohmann::json{{"turn_id", 1},
+                                                                  {"text", "It lived in a forest."},
+                                                                  {"audio_ms", 1500}}))
+          .is_ok());
+  ASSERT_TRUE(t.send(std::make_unique<Data>("playout", nlohmann::json{{"turn_id", 1},
+                                                                      {"played_ms", 2750},
+                                                                      {"interrupted", true}}))
+                  .is_ok());
   ASSERT_TRUE(t.send(user_text("and then?", 2)).is_ok());
   reply_pieces(t);
   auto msgs = server.requests().at(1)["messages"];

@@ -18,12 +18,12 @@ std::vector<std::string> feed(TextSegmenter& s, std::initializer_list<const char
 
 TEST(TextSegmenter, FirstClauseEarlyThenSentences) {
   TextSegmenter s;
-  auto pieces = feed(s, {"Well, the weather in Paris", " today is sunny, with a", " high of 21.5 degrees. Dr. ",
-                         "Smith agrees! Anything else?"});
+  auto pieces = feed(s, {"Well, the weather in Paris", " today is sunny, with a",
+                         " high of 21.5 degrees. Dr. ", "Smith agrees! Anything else?"});
   ASSERT_EQ(pieces.size(), 4u) << testing::PrintToString(pieces);
   EXPECT_EQ(pieces[0], "Well, the weather in Paris today is sunny,");  // first clause, >= 12 chars
-  EXPECT_EQ(pieces[1], "with a high of 21.5 degrees.");                 // "21.5" not cut
-  EXPECT_EQ(pieces[2], "Dr. Smith agrees!");                            // abbreviation kept
+  EXPECT_EQ(pieces[1], "with a high of 21.5 degrees.");                // "21.5" not cut
+  EXPECT_EQ(pieces[2], "Dr. Smith agrees!");                           // abbreviation kept
   EXPECT_EQ(pieces[3], "Anything else?");
 }
 
@@ -39,15 +39,32 @@ TEST(TextSegmenter, NoClauseCutAfterFirstPieceAndLongRunsAreCut) {
 TEST(ChatStreamDecoder, AssemblesTextToolCallsAndUsage) {
   std::string text;
   nlohmann::json usage;
-  ChatStreamDecoder d({[&](std::string_view t) { text += t; }, [&](const nlohmann::json& u) { usage = u; }});
-  ASSERT_TRUE(d.on_data(R"({"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]})").is_ok());
+  ChatStreamDecoder d(
+      {[&](std::string_view t) { text += t; }, [&](const nlohmann::json& u) { usage = u; }});
+  ASSERT_TRUE(
+      d.on_data(R"({"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]})").is_ok());
   EXPECT_FALSE(d.started());
   ASSERT_TRUE(d.on_data(R"({"choices":[{"delta":{"content":"Let me check."}}]})").is_ok());
-  ASSERT_TRUE(d.on_data(R"({"choices":[{"delta":{"tool_calls":[{"index":0,"id":"call_a","type":"function","function":{"name":"get_weather","arguments":""}}]}}]})").is_ok());
-  ASSERT_TRUE(d.on_data(R"({"choices":[{"delta":{"tool_calls":[{"index":1,"id":"call_b","function":{"name":"get_current_time","arguments":"{}"}}]}}]})").is_ok());
-  ASSERT_TRUE(d.on_data(R"({"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"loca"}}]}}]})").is_ok());
-  ASSERT_TRUE(d.on_data(R"({"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"tion\":\"Paris\"}"}}]},"finish_reason":"tool_calls"}]})").is_ok());
-  ASSERT_TRUE(d.on_data(R"({"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":12,"total_tokens":21}})").is_ok());
+  ASSERT_TRUE(
+      d.on_data(
+           R"({"choices":[{"delta":{"tool_calls":[{"index":0,"id":"call_a","type":"function","function":{"name":"get_weather","arguments":""}}]}}]})")
+          .is_ok());
+  ASSERT_TRUE(
+      d.on_data(
+           R"({"choices":[{"delta":{"tool_calls":[{"index":1,"id":"call_b","function":{"name":"get_current_time","arguments":"{}"}}]}}]})")
+          .is_ok());
+  ASSERT_TRUE(
+      d.on_data(
+           R"({"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"loca"}}]}}]})")
+          .is_ok());
+  ASSERT_TRUE(
+      d.on_data(
+           R"({"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"tion\":\"Paris\"}"}}]},"finish_reason":"tool_calls"}]})")
+          .is_ok());
+  ASSERT_TRUE(
+      d.on_data(
+           R"({"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":12,"total_tokens":21}})")
+          .is_ok());
   ASSERT_TRUE(d.on_data(R"({"choices":null,"usage":null})").is_ok());
   ASSERT_TRUE(d.on_data("[DONE]").is_ok());
   EXPECT_TRUE(d.done());
@@ -77,12 +94,14 @@ TEST(ChatRequest, CarriesToolsImagesAndStreamOptions) {
   user.content = nlohmann::json::array(
       {{{"type", "text"}, {"text", "what is this?"}},
        {{"type", "image_url"}, {"image_url", {{"url", "data:image/jpeg;base64,AA=="}}}}});
-  auto body = build_chat_request({"m", 0.2, 64}, {user}, {{"get_weather", "weather", {{"type", "object"}}}});
+  auto body = build_chat_request({"m", 0.2, 64}, {user},
+                                 {{"get_weather", "weather", {{"type", "object"}}}});
   EXPECT_EQ(body["stream"], true);
   EXPECT_EQ(body["stream_options"]["include_usage"], true);
   EXPECT_EQ(body["tools"][0]["function"]["name"], "get_weather");
   EXPECT_EQ(body["messages"][0]["content"][1]["image_url"]["url"], "data:image/jpeg;base64,AA==");
-  EXPECT_EQ(describe_error_body(401, R"({"error":{"message":"Incorrect API key"}})"), "HTTP 401: Incorrect API key");
+  EXPECT_EQ(describe_error_body(401, R"({"error":{"message":"Incorrect API key"}})"),
+            "HTTP 401: Incorrect API key");
 }
 
 TEST(Conversation, InterruptedReplyKeepsOnlyHeardWords) {
@@ -91,7 +110,8 @@ TEST(Conversation, InterruptedReplyKeepsOnlyHeardWords) {
   c.add_user(1, "tell me a story");
   c.append_assistant(1, "Once upon a time there was a fox.");
   c.append_assistant(1, "It lived in a forest.");
-  std::vector<SpokenSegment> spoken = {{"Once upon a time there was a fox.", 2000}, {"It lived in a forest.", 1500}};
+  std::vector<SpokenSegment> spoken = {{"Once upon a time there was a fox.", 2000},
+                                       {"It lived in a forest.", 1500}};
   // 2.75 s heard: the first sentence and half of the second.
   const size_t heard = heard_characters(spoken, 2750);
   c.truncate_assistant(1, heard);
