@@ -195,7 +195,7 @@ class WsSession final : public WsConnection, public Stoppable {
     bytes_out_.fetch_add(n, std::memory_order_relaxed);
     if (!queue_.empty()) {
       do_write();
-    } else if (close_requested_ && !close_started_) {
+    } else if (close_requested_ && !close_started_ && !notified_) {
       start_close();
     }
   }
@@ -212,6 +212,14 @@ class WsSession final : public WsConnection, public Stoppable {
     close_reason_ = std::move(reason);
     open_.store(false, std::memory_order_release);
     ping_timer_.cancel();
+    // Pongs no longer matter, and Beast 1.74 must not see a control callback while closing: with
+    // one set, an async_read started after our Close went out (e.g. right after the on_text that
+    // called close()) defers a Close frame it finds already buffered to a post() while holding
+    // the read lock. If our Close finishes writing before that post runs, async_close keeps the
+    // write lock and waits for the read lock while the read waits for the write lock to answer
+    // the Close: both ends then sit out the close timeout and the io_context never runs dry.
+    // Without the callback the read takes the buffered Close at once and the handshake completes.
+    ws_.control_callback();
     // A peer that stopped reading would keep the last write (and so the Close) waiting forever:
     // give the queue and the closing handshake one handshake_timeout, then drop the connection.
     idle_timer_.expires_after(options_.handshake_timeout);

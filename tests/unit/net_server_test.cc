@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <optional>
@@ -429,6 +430,174 @@ TEST_F(NetServerTest, NegotiatesSubprotocolsAndStopsGracefully) {
   ASSERT_TRUE(closed);
   EXPECT_EQ(closed->code, 1001);
   EXPECT_FALSE(get("/anything").is_ok());  // no longer listening
+}
+
+// Shuts `runtime` down; false when its threads have not finished within `limit` (the runtime is
+// then left running, so that a hung connection fails the test instead of hanging it).
+bool shut_down_within(std::shared_ptr<Runtime> runtime, std::chrono::milliseconds limit) {
+  auto done = std::make_shared<std::promise<void>>();
+  auto finished = done->get_future();
+  std::thread([runtime = std::move(runtime), done] {
+    runtime->shutdown();
+    done->set_value();
+  }).detach();
+  return finished.wait_for(limit) == std::future_status::ready;
+}
+
+// Both ends of a connection start the closing handshake at the same moment, so the two Close
+// frames cross on the wire. Each side must take the peer's Close as the answer to its own (RFC 6455
+// §7.1.2) and finish at once, not wait for the 10 s close timeout. The server and every client get
+// their own runtime so that a connection stuck in its handshake fails the test instead of hanging
+// it.
+class NetCrossingCloseTest : public ::testing::Test {
+ protected:
+  static constexpr int kRounds = 50;
+  // A loopback handshake takes milliseconds; the close timeout is 10 s.
+  static constexpr auto kCloseBound = 2000ms;
+
+  void SetUp() override {
+    server_rt_ = Runtime::create({.io_threads = 2, .compute_threads = 1});
+    ServerOptions o;
+    o.host = "127.0.0.1";
+    o.port = 0;
+    server_ = std::make_unique<Server>(server_rt_->io(), o);
+  }
+  void TearDown() override {
+    server_->stop(500ms);
+    server_.reset();
+    opened_.clear();
+    EXPECT_TRUE(shut_down_within(std::move(server_rt_), 5000ms)) << "server runtime hung";
+  }
+  void listen() {
+    auto st = server_->start();
+    ASSERT_TRUE(st.is_ok()) << st.to_string();
+  }
+  std::string url(const char* path) {
+    return "ws://127.0.0.1:" + std::to_string(server_->port()) + path;
+  }
+  // Records how each server-side connection ended, and the connections as they open.
+  void record(WsCallbacks& cb) {
+    cb.on_open = [this](const std::shared_ptr<WsConnection>& c) {
+      std::lock_guard lock(mu_);
+      opened_.push_back(c);
+      cv_.notify_all();
+    };
+    cb.on_close = [this](const std::shared_ptr<WsConnection>&, const WsCloseInfo& i) {
+      std::lock_guard lock(mu_);
+      server_closes_.push_back(i);
+      cv_.notify_all();
+    };
+  }
+  std::shared_ptr<WsConnection> wait_server_connection(size_t n) {
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_for(lock, 5000ms, [&] { return opened_.size() >= n; })) return nullptr;
+    return opened_[n - 1];
+  }
+  std::optional<WsCloseInfo> wait_server_close(size_t n) {
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_for(lock, kCloseBound, [&] { return server_closes_.size() >= n; })) return {};
+    return server_closes_[n - 1];
+  }
+  // Runs kRounds connections through `round` (open, then close from both ends) and checks that
+  // both ends saw the close promptly and that each client runtime shut down.
+  void run_rounds(const char* path,
+                  const std::function<void(const std::shared_ptr<WsConnection>&, size_t)>& round) {
+    for (size_t i = 1; i <= kRounds; ++i) {
+      SCOPED_TRACE("round " + std::to_string(i));
+      // Shuts the client runtime down when the round ends, however it ends.
+      struct ClientRuntime {
+        std::shared_ptr<Runtime> rt = Runtime::create({.io_threads = 2, .compute_threads = 1});
+        ~ClientRuntime() { EXPECT_TRUE(shut_down_within(std::move(rt), kCloseBound)) << "hung"; }
+      } client;
+      auto inbox = std::make_shared<Inbox>();
+      auto cb = inbox->callbacks();
+      cb.on_text = [inbox](const std::shared_ptr<WsConnection>& c, std::string t) {
+        if (t.starts_with("Close")) c->close(1000, "client done");
+        inbox->add(true, std::move(t));
+      };
+      auto conn = ws_connect_sync(client.rt->io(), url(path), {}, cb);
+      ASSERT_TRUE(conn.is_ok()) << conn.status().to_string();
+      round(*conn, i);
+      auto client_saw = inbox->wait_closed(kCloseBound);
+      ASSERT_TRUE(client_saw) << "the client's close did not complete";
+      EXPECT_EQ(client_saw->code, 1000) << client_saw->reason;
+      auto server_saw = wait_server_close(i);
+      ASSERT_TRUE(server_saw) << "the server's close did not complete";
+      EXPECT_EQ(server_saw->code, 1000) << server_saw->reason;
+      EXPECT_FALSE((*conn)->is_open());
+    }
+  }
+
+  std::shared_ptr<Runtime> server_rt_;
+  std::unique_ptr<Server> server_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::shared_ptr<WsConnection>> opened_;
+  std::vector<WsCloseInfo> server_closes_;
+};
+
+TEST_F(NetCrossingCloseTest, ServerClosesOnAMessageWhileTheClientCloses) {
+  // The colleague's case: the client sends a protocol "Close" message and closes at once; the
+  // server closes in reply to the message, so its Close crosses the client's.
+  server_->handle_websocket("/ws", [this](WsUpgrade up) {
+    WsCallbacks cb;
+    record(cb);
+    auto on_open = cb.on_open;
+    cb.on_open = [on_open](const std::shared_ptr<WsConnection>& c) {
+      on_open(c);
+      // Test only: once the first read is waiting, hold the strand for a moment so that the
+      // message and the client's Close complete that read together (the Close is then already
+      // buffered when the server closes).
+      c->post([] { std::this_thread::sleep_for(20ms); });
+    };
+    cb.on_text = [](const std::shared_ptr<WsConnection>& c, std::string) {
+      c->close(1000, "server done");
+    };
+    up.accept(cb);
+  });
+  listen();
+  run_rounds("/ws", [](const std::shared_ptr<WsConnection>& c, size_t) {
+    ASSERT_TRUE(c->send_text("Close").is_ok());
+    c->close(1000, "client done");
+  });
+}
+
+TEST_F(NetCrossingCloseTest, ClientClosesOnAMessageWhileTheServerCloses) {
+  // The mirror image: the server says "Close" and closes; the client closes in reply.
+  server_->handle_websocket("/ws", [this](WsUpgrade up) {
+    WsCallbacks cb;
+    record(cb);
+    auto on_open = cb.on_open;
+    cb.on_open = [on_open](const std::shared_ptr<WsConnection>& c) {
+      on_open(c);
+      (void)c->send_text("Close");
+      c->close(1000, "server done");
+    };
+    up.accept(cb);
+  });
+  listen();
+  run_rounds("/ws", [](const std::shared_ptr<WsConnection>&, size_t) {});
+}
+
+TEST_F(NetCrossingCloseTest, BothEndsCloseAtTheSameInstant) {
+  server_->handle_websocket("/ws", [this](WsUpgrade up) {
+    WsCallbacks cb;
+    record(cb);
+    up.accept(cb);
+  });
+  listen();
+  run_rounds("/ws", [this](const std::shared_ptr<WsConnection>& c, size_t i) {
+    auto server_side = wait_server_connection(i);
+    ASSERT_TRUE(server_side);
+    std::atomic<bool> go{false};
+    std::thread other([&] {
+      while (!go.load()) std::this_thread::yield();
+      server_side->close(1000, "server done");
+    });
+    go.store(true);
+    c->close(1000, "client done");
+    other.join();
+  });
 }
 
 TEST_F(NetServerTest, HttpClientStreamsAChunkedBodyAsItArrives) {
