@@ -94,7 +94,10 @@ HttpResponse HttpResponse::text(int status, std::string body, std::string conten
 }
 
 HttpResponse HttpResponse::json(int status, const nlohmann::json& body) {
-  return text(status, body.dump(), "application/json");
+  // Bodies quote what clients sent (a percent-decoded path or query value), which need not be
+  // UTF-8; the strict default would throw on an I/O thread and end the process.
+  return text(status, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+              "application/json");
 }
 
 HttpResponse HttpResponse::json_error(int status, std::string_view code, std::string_view message) {

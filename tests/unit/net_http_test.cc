@@ -90,6 +90,13 @@ TEST(NetResponse, JsonErrorHasStableShape) {
   auto j = nlohmann::json::parse(r.body);
   EXPECT_EQ(j["error"]["code"], "not_found");
   EXPECT_EQ(j["error"]["message"], "no route for /x");
+  // Messages often quote what the client sent (a percent-decoded path or query value), which
+  // need not be UTF-8: the body stays valid JSON instead of the serialiser throwing.
+  HttpResponse bad;
+  ASSERT_NO_THROW(bad = HttpResponse::json_error(404, "not_found", "no route for /\xFF\xFEx"));
+  auto b = nlohmann::json::parse(bad.body, nullptr, false);
+  ASSERT_TRUE(b.is_object()) << bad.body;
+  EXPECT_EQ(b["error"]["message"], "no route for /\uFFFD\uFFFDx");
   EXPECT_EQ(http_status_reason(503), "Service Unavailable");
   EXPECT_EQ(http_status_reason(799), "Unknown");
 }

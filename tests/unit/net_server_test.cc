@@ -21,6 +21,8 @@
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include "parley/net/client.h"
 #include "parley/net/server.h"
 #include "parley/runtime.h"
@@ -140,6 +142,13 @@ TEST_F(NetServerTest, RoutesByMethodAndPathWithJsonErrors) {
   EXPECT_EQ(get("/nope")->status, 404);
   EXPECT_NE(get("/nope")->body.find("\"not_found\""), std::string::npos);
   EXPECT_EQ(get("/hello", "DELETE")->status, 405);
+  // The error quotes the decoded path, which need not be UTF-8: still a JSON 404, and the
+  // server keeps serving.
+  auto odd = get("/%FF");
+  ASSERT_TRUE(odd.is_ok()) << odd.status().to_string();
+  EXPECT_EQ(odd->status, 404);
+  EXPECT_TRUE(nlohmann::json::parse(odd->body, nullptr, false).is_object()) << odd->body;
+  EXPECT_EQ(get("/hello")->status, 200);
 }
 
 TEST_F(NetServerTest, PathTemplatesCaptureSegmentsAndExactRoutesWin) {
