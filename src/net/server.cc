@@ -2,6 +2,7 @@
 // hand-over of upgrade requests to WsSession. The only server translation unit that sees Beast.
 #include "parley/net/server.h"
 
+#include <algorithm>
 #include <ctime>
 #include <future>
 #include <map>
@@ -219,7 +220,13 @@ class HttpConnection : public Stoppable, public std::enable_shared_from_this<Htt
     res->result(static_cast<unsigned>(response.status));
     const std::string_view reason = http_status_reason(response.status);
     res->reason(beast::string_view(reason.data(), reason.size()));
-    for (const auto& [name, value] : response.headers.fields()) res->insert(name, value);
+    for (auto [name, value] : response.headers.fields()) {
+      // A CR or LF would end the field early, and the rest of a value quoted from the request
+      // (a decoded query parameter, say) would become forged headers or body: spaces instead.
+      std::replace_if(
+          value.begin(), value.end(), [](char c) { return c == '\r' || c == '\n'; }, ' ');
+      res->insert(name, value);
+    }
     if (!response.headers.has("Server"))
       res->set(http::field::server, server_->options.server_name);
     if (!response.headers.has("Date")) res->set(http::field::date, http_date());

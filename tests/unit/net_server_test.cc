@@ -151,6 +151,22 @@ TEST_F(NetServerTest, RoutesByMethodAndPathWithJsonErrors) {
   EXPECT_EQ(get("/hello")->status, 200);
 }
 
+TEST_F(NetServerTest, HeaderValuesCannotSplitTheResponse) {
+  auto& s = start();
+  s.handle("GET", "/h", [](const HttpRequest& r, HttpResponder respond) {
+    auto res = HttpResponse::text(200, "ok");
+    res.headers.set("X-Echo", std::string(r.query_param("v").value_or("")));
+    respond.send(std::move(res));
+  });
+  listen();
+  auto r = get("/h?v=a%0D%0AX-Injected:%201");  // a decoded query value quoted in a header
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_FALSE(r->headers.has("X-Injected"));
+  EXPECT_EQ(r->headers.get("X-Echo"), "a  X-Injected: 1");
+  EXPECT_EQ(r->body, "ok");
+}
+
 TEST_F(NetServerTest, PathTemplatesCaptureSegmentsAndExactRoutesWin) {
   auto& s = start();
   s.handle("GET", "/s/{id}/t", [](const HttpRequest& r, HttpResponder respond) {
