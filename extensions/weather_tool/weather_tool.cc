@@ -35,23 +35,19 @@ std::string describe_code(int code) {
   return "thunderstorms";
 }
 
-std::string url_encode(const std::string& s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 class WeatherTool final : public Extension {
  public:
+  // A wrong URL is a configuration mistake: say so at start, not at the user's first question.
+  Status on_configure(Context& ctx) override {
+    for (const char* key : {"base_url", "geocoding_url"}) {
+      const std::string url = ctx.prop_string(key);
+      if (auto u = net::parse_url(url); !u.is_ok() || (u->scheme != "http" && u->scheme != "https"))
+        return invalid_argument(std::string(key) + " must be an http:// or https:// URL, got '" +
+                                url + "'");
+    }
+    return Status::ok();
+  }
+
   void on_start(Context& ctx) override {
     nlohmann::json tool = {
         {"name", "get_weather"},
@@ -82,7 +78,9 @@ class WeatherTool final : public Extension {
     }
     const std::string place = args["location"];
     auto shared_cmd = std::make_shared<std::unique_ptr<Cmd>>(std::move(cmd));
-    fetch(ctx, ctx.prop_string("geocoding_url") + "/v1/search?count=1&name=" + url_encode(place),
+    fetch(ctx,
+          ctx.prop_string("geocoding_url") + "/v1/search?" +
+              net::build_query({{"count", "1"}, {"name", place}}),
           [this, &ctx, shared_cmd, place](Result<nlohmann::json> geo) {
             if (!geo.is_ok()) return fail(ctx, shared_cmd, geo.status());
             const auto& results = geo->value("results", nlohmann::json::array());
