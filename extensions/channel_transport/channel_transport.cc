@@ -6,12 +6,13 @@
 // report the playout position (data `playout` {turn_id, played_ms}).
 #include <spdlog/logger.h>
 
+#include <algorithm>
 #include <deque>
-#include <map>
 #include <set>
 
 #include "parley/addon.h"
 #include "parley/net/client.h"
+#include "parley/playout.h"
 #include "parley/rtc_local.h"
 #include "parley/rtc_protocol.h"
 #include "parley/runtime.h"
@@ -175,33 +176,39 @@ class ChannelTransport final : public parley::Extension {
   void on_cmd(Context& ctx, std::unique_ptr<parley::Cmd> cmd) override {
     if (cmd->name() != parley::kFlushCmd) return parley::Extension::on_cmd(ctx, std::move(cmd));
     const int64_t turn = gate_.flush(*cmd);
-    const auto unheard = std::max(Clock::duration::zero(), play_end_ - Clock::now());
-    queue_.clear();
-    queued_ms_ = 0;
+    const auto now = Clock::now();
+    // Audio of older turns (and of no turn) that was not sent yet is dropped.
+    std::set<int64_t> cut;
+    std::erase_if(queue_, [&](const Queued& q) {
+      if (q.turn >= turn) return false;
+      queued_ms_ -= q.frame->duration_ms();
+      if (q.turn >= 0) cut.insert(q.turn);
+      return true;
+    });
+    if (queue_.empty()) queued_ms_ = 0;
     stream_open_ = false;
-    ended_turns_.clear();
-    if (playing_turn_ > 0 && playing_turn_ < turn) {
-      const double unheard_ms = std::chrono::duration<double, std::milli>(unheard).count();
-      report_playout(playing_turn_, std::max(0.0, sent_ms_[playing_turn_] - unheard_ms), true);
+    std::erase_if(ended_turns_, [turn](int64_t t) { return t < turn; });
+    const int64_t playing = playout_.playing_turn();
+    if (auto stop = playout_.interrupt(turn, now)) {
       // The interrupted audio stops in the user's ears when what was already sent has played.
-      emit_data("turn_mark",
-                parley::make_stage_mark(turn, parley::stage::kLastAudioOut,
-                                        std::chrono::duration<double, std::milli>(
-                                            std::max(play_end_, Clock::now()).time_since_epoch())
-                                            .count())
-                    ->properties());
-      playing_turn_ = 0;  // reported once: the next turn's first frame must not report it again
+      ctx.send(parley::make_stage_mark(
+          turn, parley::stage::kLastAudioOut,
+          std::chrono::duration<double, std::milli>(stop->time_since_epoch()).count()));
+      cut.erase(playing);
     }
-    play_end_ = Clock::now();
+    // Turns queued but never sent: the user heard none of them (the LLM drops them from history).
+    for (int64_t t : cut) playout_.dropped_unplayed(t);
+    playout_.drop_buffered(now);  // the client empties its buffer at the flush event
     send_event({{"type", "flush"}, {"turn_id", turn}});
     ctx.forward_cmd(std::move(cmd));
   }
 
   void on_audio_frame(Context& ctx, std::unique_ptr<parley::AudioFrame> frame) override {
-    if (gate_.is_stale(frame->get<int64_t>("turn_id", 0))) return;
+    const int64_t turn = frame->get<int64_t>("turn_id", -1);
+    if (turn >= 0 && gate_.is_stale(turn)) return;
     const auto due = schedule(*frame);
     queued_ms_ += frame->duration_ms();
-    queue_.push_back({std::move(frame), due});
+    queue_.push_back({std::move(frame), due, turn});
     while (queued_ms_ > max_queue_ms_ && queue_.size() > 1) {
       queued_ms_ -= queue_.front().frame->duration_ms();
       queue_.pop_front();
@@ -218,7 +225,7 @@ class ChannelTransport final : public parley::Extension {
   }
 
   void on_data(Context&, std::unique_ptr<parley::Data> data) override {
-    if (data->name() == "tts_audio_end") return audio_ended(data->get<int64_t>("turn_id", 0));
+    if (data->name() == "tts_audio_end") return audio_ended(data->get<int64_t>("turn_id", -1));
     nlohmann::json event =
         data->properties().is_object() ? data->properties() : nlohmann::json::object();
     event["type"] = data->name();
@@ -289,7 +296,7 @@ class ChannelTransport final : public parley::Extension {
   // Live audio that arrives early at real-time rate moves the anchor earlier (see below).
   Clock::time_point schedule(const parley::AudioFrame& frame) {
     const auto now = Clock::now();
-    if (stream_open_ && queue_.empty() && now > play_end_ + std::chrono::seconds(1))
+    if (stream_open_ && queue_.empty() && now > playout_.play_end() + std::chrono::seconds(1))
       stream_open_ = false;  // a pause: the next audio starts a new stream
     int64_t ts = frame.timestamp_ms;
     if (stream_open_ && ts == last_ts_) ts = last_ts_ + static_cast<int64_t>(last_duration_ms_);
@@ -317,24 +324,17 @@ class ChannelTransport final : public parley::Extension {
     const auto now = Clock::now();
     while (!queue_.empty() && queue_.front().due - lead_ <= now) {
       auto frame = std::move(queue_.front().frame);
+      const int64_t turn = queue_.front().turn;
       queue_.pop_front();
       queued_ms_ -= frame->duration_ms();
-      const int64_t turn = frame->get<int64_t>("turn_id", 0);
-      if (turn != playing_turn_) {
-        if (playing_turn_ > 0) report_playout(playing_turn_, sent_ms_[playing_turn_], false);
-        // The turn starts playing (synthesis may have ended long ago): the agent is speaking.
-        if (turn > 0) {
-          emit_data("turn_mark",
-                    parley::make_stage_mark(turn, parley::stage::kFirstAudioOut)->properties());
-          emit_data("playout",
-                    {{"turn_id", turn}, {"played_ms", 0.0}, {"started", true}, {"done", false}});
-        }
-      }
-      playing_turn_ = turn;
-      sent_ms_[turn] += frame->duration_ms();
       // The user's playback clock: what was sent plays from now or after what is still playing.
-      play_end_ = std::max(play_end_, now) +
-                  std::chrono::microseconds(static_cast<int64_t>(frame->duration_ms() * 1000));
+      // A turn's first frame ends the previous turn and starts this one (synthesis may have
+      // ended long ago): the agent is speaking.
+      const int64_t previous = playout_.playing_turn();
+      if (playout_.release(turn, frame->duration_ms(), now)) {
+        ended_turns_.erase(previous);
+        ctx_->send(parley::make_stage_mark(turn, parley::stage::kFirstAudioOut));
+      }
       auto bytes = rtc::encode_audio(*frame, audio_seq_++);
       if (bytes.is_ok() && link_ && joined_) link_->send_binary(std::move(bytes).value());
       // The echo canceller's reference is what the user is sent, when it is sent: a synthesiser
@@ -345,12 +345,10 @@ class ChannelTransport final : public parley::Extension {
         ctx_->send(std::move(far));
       }
       const bool turn_over =
-          ended_turns_.count(turn) &&
-          (queue_.empty() || queue_.front().frame->get<int64_t>("turn_id", 0) != turn);
-      if ((frame->is_eof || turn_over) && turn > 0) {
+          ended_turns_.contains(turn) && (queue_.empty() || queue_.front().turn != turn);
+      if ((frame->is_eof || turn_over) && turn >= 0) {
         ended_turns_.erase(turn);
-        report_playout(turn, sent_ms_[turn], false);
-        playing_turn_ = 0;
+        playout_.finish();
       }
     }
     if (queue_.empty() || pace_timer_) return;
@@ -365,27 +363,19 @@ class ChannelTransport final : public parley::Extension {
   // The synthesiser sent the last audio of `turn` (data tts_audio_end): playout is done once
   // that audio has been sent, now if it already has.
   void audio_ended(int64_t turn) {
-    if (turn <= 0 || gate_.is_stale(turn)) return;
-    for (const auto& q : queue_)
-      if (q.frame->get<int64_t>("turn_id", 0) == turn) {
-        ended_turns_.insert(turn);
-        return;
-      }
-    if (playing_turn_ == turn) {
-      report_playout(turn, sent_ms_[turn], false);
-      playing_turn_ = 0;
-    }
+    if (turn < 0 || gate_.is_stale(turn)) return;
+    if (std::any_of(queue_.begin(), queue_.end(),
+                    [turn](const Queued& q) { return q.turn == turn; }))
+      ended_turns_.insert(turn);
+    else if (playout_.playing_turn() == turn)
+      playout_.finish();
   }
 
-  void report_playout(int64_t turn, double played_ms, bool interrupted) {
-    nlohmann::json p = {{"turn_id", turn},
-                        {"played_ms", played_ms},
-                        {"interrupted", interrupted},
-                        {"done", !interrupted}};
-    emit_data("playout", p);
-    p["type"] = rtc::event::kPlayout;
-    send_event(p);
-    sent_ms_.erase(turn);
+  // A playout report goes to the graph (the LLM, the turn detector) and to the user.
+  void report_playout(nlohmann::json report) {
+    emit_data("playout", report);
+    report["type"] = rtc::event::kPlayout;
+    send_event(report);
   }
 
   void send_event(const nlohmann::json& event) {
@@ -417,6 +407,7 @@ class ChannelTransport final : public parley::Extension {
   struct Queued {
     std::unique_ptr<parley::AudioFrame> frame;
     Clock::time_point due;
+    int64_t turn;  // its turn_id (-1: none)
   };
   std::deque<Queued> queue_;
   bool stream_open_ = false;
@@ -428,9 +419,8 @@ class ChannelTransport final : public parley::Extension {
   double max_queue_ms_ = 60000;
   uint64_t dropped_ = 0;
   std::chrono::milliseconds lead_{40};
-  Clock::time_point play_end_{};
-  int64_t playing_turn_ = 0;
-  std::map<int64_t, double> sent_ms_;
+  parley::PlayoutTracker playout_{
+      [this](nlohmann::json report) { report_playout(std::move(report)); }};
   parley::TurnGate gate_;
   uint32_t audio_seq_ = 0;
   uint32_t video_seq_ = 0;

@@ -9,14 +9,15 @@
 // barge-in timeline's end).
 #include <spdlog/logger.h>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
-#include <map>
 #include <set>
 
 #include "parley/addon.h"
 #include "parley/media/audio_converter.h"
 #include "parley/media/wav.h"
+#include "parley/playout.h"
 #include "parley/turn_metrics.h"
 
 namespace {
@@ -46,6 +47,7 @@ double to_monotonic_ms(Clock::time_point t) {
 class WavSink final : public parley::Extension {
  public:
   Status on_configure(Context& ctx) override {
+    ctx_ = &ctx;
     realtime_ = ctx.prop_bool("realtime");
     const int64_t lead = ctx.prop_int("playout_lead_ms");
     if (lead < 0 || lead > 200)
@@ -60,10 +62,10 @@ class WavSink final : public parley::Extension {
     const int64_t turn = frame->get<int64_t>("turn_id", -1);
     if (turn >= 0 && gate_.is_stale(turn)) return;  // audio of a flushed turn: never played
     if (!realtime_) {
-      play(ctx, std::move(frame));
+      play(ctx, std::move(frame), turn);
       return;
     }
-    queue_.push_back(std::move(frame));
+    queue_.push_back({std::move(frame), turn});
     pump(ctx);
   }
 
@@ -95,10 +97,14 @@ class WavSink final : public parley::Extension {
   }
 
  private:
+  struct Queued {
+    std::unique_ptr<parley::AudioFrame> frame;
+    int64_t turn;  // its turn_id (-1: none)
+  };
+
   // The frame reaches the user now: written to the file, first_audio_out marked, eof handled.
-  void play(Context& ctx, std::unique_ptr<parley::AudioFrame> frame) {
+  void play(Context& ctx, std::unique_ptr<parley::AudioFrame> frame, int64_t turn) {
     // The first frame of each agent turn is the turn's "first audio out" (the file is the output).
-    const int64_t turn = frame->get<int64_t>("turn_id", -1);
     if (turn >= 0 && turn != last_turn_ && frame->samples_per_channel > 0) {
       last_turn_ = turn;
       ctx.send(parley::make_stage_mark(turn, parley::stage::kFirstAudioOut));
@@ -115,45 +121,28 @@ class WavSink final : public parley::Extension {
   // re-arms the pacing timer; reports turns whose audio has finished playing.
   void pump(Context& ctx) {
     const auto now = Clock::now();
-    while (!queue_.empty() && play_end_ - lead_ <= now) {
-      auto frame = std::move(queue_.front());
+    while (!queue_.empty() && playout_.play_end() - lead_ <= now) {
+      Queued q = std::move(queue_.front());
       queue_.pop_front();
-      const int64_t turn = frame->get<int64_t>("turn_id", -1);
-      const bool eof = frame->is_eof;
-      if (turn >= 0 && turn != playing_turn_) {
-        // Without tts_audio_end, the next turn's first frame is the sign the previous one ended.
-        if (playing_turn_ >= 0) report_playout(ctx, playing_turn_, released_ms_[playing_turn_]);
-        playing_turn_ = turn;
-        // The turn is audible from now on (the turn detector listens for barge-in until done).
-        ctx.send(std::make_unique<parley::Data>("playout", nlohmann::json{{"turn_id", turn},
-                                                                          {"played_ms", 0.0},
-                                                                          {"started", true},
-                                                                          {"interrupted", false},
-                                                                          {"done", false}}));
-      }
-      if (frame->samples_per_channel > 0) {
-        const auto duration =
-            std::chrono::microseconds(static_cast<int64_t>(frame->duration_ms() * 1000.0 + 0.5));
-        play_end_ = std::max(play_end_, now) + duration;
-        if (turn >= 0) released_ms_[turn] += frame->duration_ms();
-      }
-      if (eof && playing_turn_ >= 0) {
-        report_playout(ctx, playing_turn_, released_ms_[playing_turn_]);
-        playing_turn_ = -1;
-      }
-      play(ctx, std::move(frame));
+      // Without tts_audio_end, the next turn's first frame is the sign the previous one ended.
+      const int64_t previous = playout_.playing_turn();
+      if (playout_.release(q.turn, q.frame->samples_per_channel > 0 ? q.frame->duration_ms() : 0,
+                           now))
+        ended_.erase(previous);
+      if (q.frame->is_eof) turn_over(playout_.playing_turn());
+      play(ctx, std::move(q.frame), q.turn);
     }
-    if (playing_turn_ >= 0 && ended_.contains(playing_turn_) && now >= play_end_ &&
-        !queued(playing_turn_)) {
-      report_playout(ctx, playing_turn_, released_ms_[playing_turn_]);
-      playing_turn_ = -1;
-    }
+    const int64_t playing = playout_.playing_turn();
+    if (ended_.contains(playing) && now >= playout_.play_end() &&
+        std::none_of(queue_.begin(), queue_.end(),
+                     [playing](const Queued& q) { return q.turn == playing; }))
+      turn_over(playing);
     if (pace_timer_ != 0) return;
     Clock::time_point wake;
     if (!queue_.empty()) {
-      wake = play_end_ - lead_;
-    } else if (playing_turn_ >= 0 && ended_.contains(playing_turn_)) {
-      wake = play_end_;
+      wake = playout_.play_end() - lead_;
+    } else if (ended_.contains(playout_.playing_turn())) {
+      wake = playout_.play_end();
     } else {
       return;
     }
@@ -164,48 +153,31 @@ class WavSink final : public parley::Extension {
     });
   }
 
+  // `turn` (the playing one) has played to its end.
+  void turn_over(int64_t turn) {
+    if (turn < 0) return;
+    playout_.finish();
+    ended_.erase(turn);
+  }
+
   // A flush before turn `before`: queued audio of older turns is dropped; what was handed to the
   // device still plays out (up to the lead), then the agent is silent.
   void interrupt(Context& ctx, int64_t before) {
     std::set<int64_t> cut;
-    std::erase_if(queue_, [&](const std::unique_ptr<parley::AudioFrame>& f) {
-      const int64_t turn = f->get<int64_t>("turn_id", -1);
-      if (turn < 0 || turn >= before) return false;
-      cut.insert(turn);
+    std::erase_if(queue_, [&](const Queued& q) {
+      if (q.turn < 0 || q.turn >= before) return false;
+      cut.insert(q.turn);
       return true;
     });
-    const auto now = Clock::now();
-    if (playing_turn_ >= 0 && playing_turn_ < before) {
-      const double unheard =
-          std::chrono::duration<double, std::milli>(std::max(play_end_ - now, Clock::duration{}))
-              .count();
-      report_playout(ctx, playing_turn_, std::max(0.0, released_ms_[playing_turn_] - unheard),
-                     /*interrupted=*/true);
-      ctx.send(parley::make_stage_mark(before, parley::stage::kLastAudioOut,
-                                       to_monotonic_ms(std::max(play_end_, now))));
-      cut.erase(playing_turn_);
-      playing_turn_ = -1;
+    const int64_t playing = playout_.playing_turn();
+    if (auto stop = playout_.interrupt(before, Clock::now())) {
+      ctx.send(
+          parley::make_stage_mark(before, parley::stage::kLastAudioOut, to_monotonic_ms(*stop)));
+      cut.erase(playing);
     }
     // Turns whose audio was queued but never started: nothing of them was heard.
-    for (int64_t turn : cut) report_playout(ctx, turn, 0, /*interrupted=*/true);
+    for (int64_t turn : cut) playout_.dropped_unplayed(turn);
     std::erase_if(ended_, [before](int64_t turn) { return turn < before; });
-  }
-
-  bool queued(int64_t turn) const {
-    for (const auto& f : queue_)
-      if (f->get<int64_t>("turn_id", -1) == turn) return true;
-    return false;
-  }
-
-  void report_playout(Context& ctx, int64_t turn, double played_ms, bool interrupted = false) {
-    ctx.send(std::make_unique<parley::Data>("playout", nlohmann::json{{"turn_id", turn},
-                                                                      {"played_ms", played_ms},
-                                                                      {"interrupted", interrupted},
-                                                                      {"done", !interrupted}}));
-    ctx.log().debug("turn {}: {:.0f} ms of audio played{}", turn, played_ms,
-                    interrupted ? " (interrupted)" : "");
-    released_ms_.erase(turn);
-    ended_.erase(turn);
   }
 
   void write(Context& ctx, const parley::AudioFrame& frame) {
@@ -258,12 +230,17 @@ class WavSink final : public parley::Extension {
   // Real-time playout (realtime = true).
   bool realtime_ = false;
   std::chrono::milliseconds lead_{20};
-  std::deque<std::unique_ptr<parley::AudioFrame>> queue_;  // received, not yet played
-  Clock::time_point play_end_{};  // when the audio handed to the device has finished playing
+  std::deque<Queued> queue_;  // received, not yet played
   parley::TimerId pace_timer_ = 0;
-  int64_t playing_turn_ = -1;              // turn whose audio was released last, until reported
-  std::map<int64_t, double> released_ms_;  // audio of each turn handed to the device so far
-  std::set<int64_t> ended_;                // turns whose tts_audio_end arrived
+  std::set<int64_t> ended_;  // turns whose tts_audio_end arrived
+  Context* ctx_ = nullptr;
+  parley::PlayoutTracker playout_{[this](nlohmann::json report) {
+    if (!report.value("started", false))
+      ctx_->log().debug("turn {}: {:.0f} ms of audio played{}", report.value("turn_id", 0),
+                        report.value("played_ms", 0.0),
+                        report.value("interrupted", false) ? " (interrupted)" : "");
+    ctx_->send(std::make_unique<parley::Data>("playout", std::move(report)));
+  }};
   parley::TurnGate gate_;
 };
 

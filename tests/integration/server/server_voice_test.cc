@@ -132,6 +132,15 @@ TEST(ServerVoice, AnswersBargeInStopsTheAgentAndTheNextTurnIsAnswered) {
       5s);
   ASSERT_TRUE(interrupted) << "no playout report for the interrupted answer";
   EXPECT_TRUE(interrupted->value("interrupted", false)) << *interrupted;
+  // Each turn is reported started before it ends (docs/protocol.md), and only once.
+  auto is_started = [](int64_t turn) {
+    return [turn](const json& e) {
+      return e.value("type", "") == "playout" && e.value("turn_id", int64_t{0}) == turn &&
+             e.value("started", false);
+    };
+  };
+  EXPECT_TRUE(user->wait_event(is_started(1), 0ms)) << "no playout started for the first answer";
+  EXPECT_FALSE(user->wait_event(is_started(1), 0ms)) << "the first answer was started twice";
   const double heard_ms = interrupted->value("played_ms", -1.0);
   EXPECT_GT(heard_ms, 0) << *interrupted;
   // Paced at real time: what was heard is at most the time between the answer and the flush
@@ -151,6 +160,9 @@ TEST(ServerVoice, AnswersBargeInStopsTheAgentAndTheNextTurnIsAnswered) {
   }
   ASSERT_TRUE(done_2) << "no playout report for the second answer";
   EXPECT_FALSE(done_2->value("interrupted", true)) << *done_2;
+  EXPECT_TRUE(done_2->value("done", false)) << *done_2;
+  EXPECT_TRUE(user->wait_event(is_started(answer_2->value("turn_id", int64_t{0})), 0ms))
+      << "no playout started for the second answer";
   const double played_2 = done_2->value("played_ms", 0.0);
   EXPECT_GT(played_2, 1000) << *done_2;
   // Sent at real-time pace: the answer cannot have been delivered much faster than it lasts
