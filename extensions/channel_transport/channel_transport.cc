@@ -120,8 +120,21 @@ class ChannelTransport final : public parley::Extension {
       return parley::invalid_argument("property 'token' is empty: the server sets it per session");
     if (!ctx.prop_bool("local") && ctx.prop_string("url").empty())
       return parley::invalid_argument("property 'url' is empty (or set local=true)");
-    lead_ = std::chrono::milliseconds(std::max<int64_t>(0, ctx.prop_int("playout_lead_ms")));
-    max_queue_ms_ = static_cast<double>(std::max<int64_t>(20, ctx.prop_int("max_queue_ms")));
+    // Overridable per session through /start: a wrong value is refused, never silently clamped.
+    const int64_t lead = ctx.prop_int("playout_lead_ms");
+    if (lead < 0 || lead > 1000)
+      return parley::invalid_argument("playout_lead_ms is " + std::to_string(lead) +
+                                      "; use 0..1000 (the client buffer the pacing assumes)");
+    const int64_t max_queue = ctx.prop_int("max_queue_ms");
+    if (max_queue < 20)
+      return parley::invalid_argument("max_queue_ms is " + std::to_string(max_queue) +
+                                      "; use at least 20 (one frame), e.g. 60000");
+    if (ctx.prop_int("join_timeout_ms") <= 0)
+      return parley::invalid_argument("join_timeout_ms is " +
+                                      std::to_string(ctx.prop_int("join_timeout_ms")) +
+                                      "; use a positive time in ms, e.g. 10000");
+    lead_ = std::chrono::milliseconds(lead);
+    max_queue_ms_ = static_cast<double>(max_queue);
     return Status::ok();
   }
 
