@@ -2,6 +2,7 @@
 // (OpenAI, Ollama, vLLM, llama.cpp). Streams the reply, cuts it into speakable pieces for TTS,
 // runs tool calls, cancels the HTTP stream on flush, and keeps only heard words in the history.
 #include <map>
+#include <utility>
 
 #include <openssl/evp.h>
 #include <spdlog/logger.h>
@@ -82,7 +83,13 @@ class OpenAiLlm final : public Extension {
     const std::string& name = cmd->name();
     if (name == kFlushCmd) {
       const int64_t turn = gate_.flush(*cmd);
-      if (turn_ < turn) cancel_turn(ctx);
+      if (turn_ < turn) {
+        cancel_turn(ctx);
+        // The cancelled reply will not finish: pass on a text_end it was holding back, or the
+        // audio (and a graph reading a file) never ends when no further user turn comes.
+        if (std::exchange(reply_active_, false) && input_ended_)
+          ctx.send(std::make_unique<Data>("text_end", nlohmann::json::object()));
+      }
       ctx.forward_cmd(std::move(cmd));
     } else if (name == "tool_register") {
       register_tool(ctx, std::move(cmd));

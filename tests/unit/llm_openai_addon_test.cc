@@ -162,6 +162,20 @@ TEST(OpenAiLlm, FlushClosesTheHttpStreamAndIsForwarded) {
   EXPECT_EQ(t.wait_for_data("text_data", 300ms), nullptr);  // nothing more for the old turn
 }
 
+TEST(OpenAiLlm, TextEndHeldBackByAFlushedReplyIsPassedOn) {
+  FakeOpenAi server({{200, {test::delta("A long answer. "), test::stall()}}});
+  testing::ExtensionTester t("openai_llm", props(server));
+  ASSERT_TRUE(t.start().is_ok());
+  ASSERT_TRUE(t.send(user_text("talk", 1)).is_ok());
+  ASSERT_NE(t.wait_for_data("text_data"), nullptr);
+  // The input ends while the reply streams: text_end waits for the reply to finish.
+  ASSERT_TRUE(t.send(std::make_unique<Data>("text_end", nlohmann::json::object())).is_ok());
+  EXPECT_EQ(t.wait_for_data("text_end", 200ms), nullptr);
+  // The user barges in but no further turn comes (noise): the audio must still end.
+  EXPECT_TRUE(t.send_cmd(make_flush(2))->ok());
+  EXPECT_NE(t.wait_for_data("text_end", 2s), nullptr) << "text_end swallowed by the flush";
+}
+
 TEST(OpenAiLlm, HistoryKeepsOnlyWhatTheUserHeard) {
   FakeOpenAi server(
       {{200,
