@@ -47,6 +47,9 @@ constexpr const char* kManifest = R"json({
 
 std::string base64(const Buffer& b);
 
+// Turns whose spoken segments are kept for a late `playout` interruption report.
+constexpr int64_t kSpokenTurnsKept = 4;
+
 class OpenAiLlm final : public Extension {
  public:
   Status on_configure(Context& ctx) override {
@@ -122,6 +125,7 @@ class OpenAiLlm final : public Extension {
       const int64_t turn = data->get<int64_t>("turn_id", 0);
       const double played = data->get<double>("played_ms", 0);
       const size_t heard = llm::heard_characters(spoken_[turn], played);
+      spoken_.erase(turn);
       history_.truncate_assistant(turn, heard);
       ctx.log().info("turn {} interrupted after {:.0f} ms of audio; history keeps \"{}\"", turn,
                      played, history_.assistant_text(turn));
@@ -162,6 +166,8 @@ class OpenAiLlm final : public Extension {
             {"image_url", {{"url", "data:image/jpeg;base64," + base64(latest_jpeg_)}}}}});
     }
     history_.add_user(turn_, content);
+    // Segments of turns long past can no longer be interrupted: keep the map bounded.
+    spoken_.erase(spoken_.begin(), spoken_.lower_bound(turn_ - kSpokenTurnsKept));
     reply_active_ = true;
     rounds_ = 0;
     reply_text_.clear();
