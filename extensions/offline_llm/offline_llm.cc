@@ -74,9 +74,9 @@ class OfflineLlm final : public Extension {
     ++pending_;
     if (std::regex_search(text, m, kWeather) && tools_.contains("get_weather")) {
       const std::string place = m[1].matched ? std::string(m[1]) : "Berlin";
-      call_tool(ctx, turn, "get_weather", {{"location", place}}, text);
+      call_tool(ctx, turn, "get_weather", {{"location", place}});
     } else if (std::regex_search(text, kTime) && tools_.contains("get_current_time")) {
-      call_tool(ctx, turn, "get_current_time", nlohmann::json::object(), text);
+      call_tool(ctx, turn, "get_current_time", nlohmann::json::object());
     } else {
       echo(ctx, turn, text);
     }
@@ -89,15 +89,15 @@ class OfflineLlm final : public Extension {
     reply(ctx, turn, answer);
   }
 
-  void call_tool(Context& ctx, int64_t turn, const std::string& tool, nlohmann::json args,
-                 std::string heard) {
+  void call_tool(Context& ctx, int64_t turn, const std::string& tool, nlohmann::json args) {
     auto cmd = std::make_unique<Cmd>("tool_call",
                                      nlohmann::json{{"name", tool}, {"arguments", args.dump()}});
     cmd->set_dest(tools_[tool]);
     ctx.send_cmd(
         std::move(cmd),
-        [this, &ctx, turn, heard](std::unique_ptr<CmdResult> r) {
-          if (gate_.is_stale(turn)) return;
+        [this, &ctx, turn](std::unique_ptr<CmdResult> r) {
+          // A flushed turn still counts as answered (reply() speaks nothing for it), or a
+          // text_end that arrived meanwhile would never be passed on and the graph never ends.
           if (!r->ok()) {
             reply(ctx, turn, "I could not ask the tool: " + r->status().message());
             return;
