@@ -17,20 +17,18 @@
 #include <spdlog/logger.h>
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <deque>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "deepgram_socket.h"
 #include "parley/addon.h"
-#include "parley/media/rechunker.h"
-#include "parley/media/resampler.h"
-#include "parley/turn_metrics.h"
+#include "speech/tts_output.h"
 
 namespace {
 
@@ -52,11 +50,10 @@ constexpr const char* kManifest = R"json({
 })json";
 
 using nlohmann::json;
-using parley::AudioFrame;
 using parley::Context;
 using parley::Status;
 using parley::deepgram::DeepgramSocket;
-using parley::media::PcmFrame;
+using parley::speech::TtsOutput;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
@@ -64,40 +61,6 @@ using std::chrono::milliseconds;
 constexpr int kServerRates[] = {8000, 16000, 24000, 32000, 48000};
 // What is requested when sample_rate is not among them (then resampled).
 constexpr int kFallbackRate = 24000;
-
-bool is_space(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
-
-// Length of the prefix of `text` that ends at its last sentence boundary (. ! ? ; followed by
-// white space or ending `text`, or a newline); 0 when there is none yet. As espeak_tts cuts its
-// text: LLM stages cut their pieces at sentence and clause boundaries.
-size_t complete_sentences_length(const std::string& text) {
-  for (size_t i = text.size(); i-- > 0;) {
-    const char c = text[i];
-    if (c == '\n') return i + 1;
-    if ((c == '.' || c == '!' || c == '?' || c == ';') &&
-        (i + 1 == text.size() || is_space(text[i + 1]))) {
-      return i + 1;
-    }
-  }
-  return 0;
-}
-
-// Appends the text_data piece `piece` to `pending`; pieces are whole words, so two that do not
-// meet at white space are joined with one space (as the LLM stage joins them in its history).
-void append_piece(std::string& pending, const std::string& piece) {
-  if (!pending.empty() && !piece.empty() && !is_space(pending.back()) && !is_space(piece.front()))
-    pending += ' ';
-  pending += piece;
-}
-
-// `text` without leading and trailing white space.
-std::string trimmed(const std::string& text) {
-  size_t b = 0;
-  size_t e = text.size();
-  while (b < e && is_space(text[b])) ++b;
-  while (e > b && is_space(text[e - 1])) --e;
-  return text.substr(b, e - b);
-}
 
 class DeepgramTts final : public parley::Extension {
  public:
@@ -137,11 +100,8 @@ class DeepgramTts final : public parley::Extension {
   void send_unsent();
   void on_flushed();
   void finish_ended_turns();
-  void start_audio(int64_t id);
+  std::optional<Clock::time_point> first_submit(int64_t id) const;
   void end_audio(bool interrupted);
-  void send_ready_frames(int64_t id);
-  void send_frame(const PcmFrame& pcm, int64_t id);
-  void send_audio(std::unique_ptr<AudioFrame> frame);
   void maybe_send_eof();
   void reset_decoding();
 
@@ -151,17 +111,13 @@ class DeepgramTts final : public parley::Extension {
   int request_rate_ = 16000;
   std::unique_ptr<DeepgramSocket> socket_;
   parley::Done init_done_;
-  std::unique_ptr<parley::media::Resampler> resampler_;  // request_rate_ → sample_rate_, if needed
-  std::optional<parley::media::Rechunker> chunker_;      // frames of frame_ms, timestamps
-  std::string carry_;                                    // odd byte of a split sample
+  std::optional<TtsOutput> out_;  // request_rate_ → pcm_frame at sample_rate_
+  std::string carry_;             // odd byte of a split sample
   std::vector<int16_t> pcm_;
-  std::vector<int16_t> scratch_;
-  PcmFrame frame_;
   parley::TurnGate gate_;
   std::deque<Turn> turns_;
   std::deque<Segment> segments_;
-  int clearing_ = 0;                 // Clears sent whose Cleared has not come back
-  std::optional<int64_t> speaking_;  // turn whose audio is being sent (tts_audio_start sent)
+  int clearing_ = 0;  // Clears sent whose Cleared has not come back
   bool eof_requested_ = false;
   bool stopping_ = false;
 };
@@ -175,9 +131,8 @@ Status DeepgramTts::on_configure(Context& ctx) {
                        std::end(kServerRates);
   request_rate_ = offered ? sample_rate_ : kFallbackRate;
   PARLEY_ASSIGN_OR_RETURN(
-      auto chunker, parley::media::Rechunker::create(sample_rate_, 1,
-                                                     static_cast<int>(ctx.prop_int("frame_ms"))));
-  chunker_.emplace(std::move(chunker));
+      auto out, TtsOutput::create(sample_rate_, static_cast<int>(ctx.prop_int("frame_ms"))));
+  out_.emplace(std::move(out));
   auto url = parley::deepgram::endpoint_url(ctx.prop_string("url"), "/v1/speak",
                                             {{"model", ctx.prop_string("model")},
                                              {"encoding", "linear16"},
@@ -194,13 +149,9 @@ Status DeepgramTts::on_configure(Context& ctx) {
 
 void DeepgramTts::on_init(Context& ctx, parley::Done done) {
   ctx_ = &ctx;
-  if (request_rate_ != sample_rate_) {
-    auto resampler = parley::media::Resampler::create(request_rate_, sample_rate_, 1);
-    if (!resampler.is_ok()) {
-      done(resampler.status());
-      return;
-    }
-    resampler_ = std::move(resampler).value();
+  if (Status s = out_->set_input_rate(request_rate_); !s.is_ok()) {
+    done(s);
+    return;
   }
   socket_ = std::make_unique<DeepgramSocket>(
       ctx, config_,
@@ -223,7 +174,7 @@ void DeepgramTts::on_stop(Context&, parley::Done done) {
   if (socket_) socket_->close();
   turns_.clear();
   segments_.clear();
-  if (speaking_) end_audio(/*interrupted=*/true);
+  end_audio(/*interrupted=*/true);
   done(Status::ok());
 }
 
@@ -244,7 +195,8 @@ void DeepgramTts::on_cmd(Context& ctx, std::unique_ptr<parley::Cmd> cmd) {
     return true;
   });
   const size_t cancelled = std::erase_if(turns_, [&](const Turn& t) { return t.id < before; });
-  if (speaking_ && *speaking_ < before) end_audio(/*interrupted=*/true);
+  if (const auto& speaking = out_->speaking(); speaking && *speaking < before)
+    end_audio(/*interrupted=*/true);
   if (audio_coming && socket_ && socket_->is_open()) {
     (void)socket_->send_text(R"({"type":"Clear"})");
     ++clearing_;
@@ -277,11 +229,11 @@ void DeepgramTts::on_data(Context& ctx, std::unique_ptr<parley::Data> data) {
     return;
   }
   Turn& turn = turn_for(turn_id);
-  append_piece(turn.pending, data->get<std::string>("text", ""));
+  parley::speech::append_piece(turn.pending, data->get<std::string>("text", ""));
   if (data->get<bool>("end_of_segment", true)) {
     end_text(turn);
-  } else if (const size_t n = complete_sentences_length(turn.pending); n > 0) {
-    std::string sentence = trimmed(turn.pending.substr(0, n));
+  } else if (const size_t n = parley::speech::complete_sentences_length(turn.pending); n > 0) {
+    std::string sentence = parley::speech::trimmed(std::string_view(turn.pending).substr(0, n));
     turn.pending.erase(0, n);
     if (!sentence.empty()) submit(turn, std::move(sentence));
   }
@@ -325,7 +277,7 @@ void DeepgramTts::on_closed(const parley::net::WsCloseInfo& info) {
     return s.sent;
   });
   clearing_ = 0;
-  if (speaking_) end_audio(/*interrupted=*/true);
+  end_audio(/*interrupted=*/true);
   reset_decoding();
   const auto delay = socket_->reconnect_later();
   ctx_->log().error(
@@ -361,28 +313,18 @@ void DeepgramTts::on_audio(const std::string& bytes) {
   }
   Segment& segment = segments_.front();
   const int64_t id = segment.turn_id;
+  if (out_->speaking() != id) {
+    end_audio(/*interrupted=*/false);
+    out_->start(*ctx_, id, first_submit(id));
+  }
   carry_ += bytes;
   const size_t n = carry_.size() / 2;
   pcm_.resize(n);
   std::memcpy(pcm_.data(), carry_.data(), n * 2);  // little-endian host
   carry_.erase(0, n * 2);
   segment.samples += static_cast<int64_t>(n);
-  if (n == 0) return;
-  if (speaking_ != id) {
-    if (speaking_) end_audio(/*interrupted=*/false);
-    start_audio(id);
-  }
-  if (resampler_) {
-    scratch_.clear();
-    if (Status s = resampler_->process(pcm_, scratch_); !s.is_ok()) {
-      ctx_->log().error("resampling audio from {}: {}", config_.url, s.message());
-      return;
-    }
-    (void)chunker_->push(scratch_);
-  } else {
-    (void)chunker_->push(pcm_);
-  }
-  send_ready_frames(id);
+  if (Status s = out_->push(*ctx_, pcm_); !s.is_ok())
+    ctx_->log().error("resampling audio from {}: {}", config_.url, s.message());
 }
 
 DeepgramTts::Turn& DeepgramTts::turn_for(int64_t id) {
@@ -398,7 +340,8 @@ DeepgramTts::Turn& DeepgramTts::turn_for(int64_t id) {
 
 void DeepgramTts::end_text(Turn& turn) {
   if (turn.text_ended) return;
-  if (std::string text = trimmed(turn.pending); !text.empty()) submit(turn, std::move(text));
+  if (std::string text = parley::speech::trimmed(turn.pending); !text.empty())
+    submit(turn, std::move(text));
   turn.pending.clear();
   turn.text_ended = true;
 }
@@ -450,7 +393,7 @@ void DeepgramTts::finish_ended_turns() {
     const bool outstanding = std::any_of(segments_.begin(), segments_.end(),
                                          [id](const Segment& s) { return s.turn_id == id; });
     if (it->text_ended && !outstanding) {
-      if (speaking_ == id) end_audio(/*interrupted=*/false);
+      if (out_->speaking() == id) end_audio(/*interrupted=*/false);
       it = turns_.erase(it);
     } else {
       ++it;
@@ -459,79 +402,30 @@ void DeepgramTts::finish_ended_turns() {
   maybe_send_eof();
 }
 
-void DeepgramTts::start_audio(int64_t id) {
-  speaking_ = id;
-  ctx_->send(std::make_unique<parley::Data>(
-      "tts_audio_start", json{{"turn_id", id}, {"timestamp_ms", chunker_->next_timestamp_ms()}}));
-  ctx_->send(parley::make_stage_mark(id, parley::stage::kTtsFirstAudio));
-  for (const Turn& turn : turns_) {
-    if (turn.id == id && turn.first_submit) {
-      const std::chrono::duration<double, std::milli> waited = Clock::now() - *turn.first_submit;
-      ctx_->metric("tts_first_audio_ms", waited.count(), {{"turn_id", id}});
-    }
-  }
+std::optional<Clock::time_point> DeepgramTts::first_submit(int64_t id) const {
+  for (const Turn& turn : turns_)
+    if (turn.id == id) return turn.first_submit;
+  return std::nullopt;
 }
 
-// Ends the current turn's audio: sends what the resampler and framer hold (zero-padding the last
-// frame) or, when interrupted, drops it; then tts_audio_end.
+// Ends the current turn's audio (what is held is sent, or dropped when interrupted), and with it
+// the odd byte of a sample split across messages, which belongs to no later audio.
 void DeepgramTts::end_audio(bool interrupted) {
-  if (!speaking_) return;
-  const int64_t id = *speaking_;
-  if (interrupted) {
-    reset_decoding();
-  } else {
-    carry_.clear();
-    if (resampler_) {
-      scratch_.clear();
-      if (resampler_->flush(scratch_).is_ok()) (void)chunker_->push(scratch_);
-    }
-    send_ready_frames(id);
-    PcmFrame last;
-    if (chunker_->flush(last, /*zero_pad=*/true)) send_frame(last, id);
-  }
-  ctx_->send(std::make_unique<parley::Data>("tts_audio_end",
-                                            json{{"turn_id", id},
-                                                 {"timestamp_ms", chunker_->next_timestamp_ms()},
-                                                 {"interrupted", interrupted}}));
-  speaking_.reset();
+  carry_.clear();
+  out_->end(*ctx_, interrupted);
 }
 
 void DeepgramTts::reset_decoding() {
   carry_.clear();
-  if (resampler_) (void)resampler_->reset();
-  chunker_->reset(chunker_->next_timestamp_ms());
-}
-
-void DeepgramTts::send_ready_frames(int64_t id) {
-  while (chunker_->pop(frame_)) send_frame(frame_, id);
-}
-
-void DeepgramTts::send_frame(const PcmFrame& pcm, int64_t id) {
-  auto frame = parley::media::to_audio_frame(pcm);
-  frame->set("turn_id", id);
-  send_audio(std::move(frame));
-}
-
-// Sends `frame` as pcm_frame, and a copy (sharing the payload) as far_end_frame if connected.
-void DeepgramTts::send_audio(std::unique_ptr<AudioFrame> frame) {
-  if (ctx_->has_destination(parley::MessageKind::kAudioFrame, "far_end_frame")) {
-    auto copy = frame->clone();
-    copy->set_name("far_end_frame");
-    ctx_->send(std::move(copy));
-  }
-  ctx_->send(std::move(frame));
+  out_->drop_held();
 }
 
 // After text_end, once every turn is spoken: the is_eof frame that ends the audio stream.
 void DeepgramTts::maybe_send_eof() {
-  if (!eof_requested_ || stopping_ || !turns_.empty() || speaking_) return;
+  if (!eof_requested_ || stopping_ || !turns_.empty() || out_->speaking()) return;
   eof_requested_ = false;
-  auto eof = std::make_unique<AudioFrame>();
-  eof->sample_rate = sample_rate_;
-  eof->timestamp_ms = chunker_->next_timestamp_ms();
-  eof->is_eof = true;
-  ctx_->log().debug("all text spoken: end of audio at {} ms", eof->timestamp_ms);
-  send_audio(std::move(eof));
+  ctx_->log().debug("all text spoken: end of the audio stream");
+  out_->send_eof(*ctx_);
 }
 
 }  // namespace

@@ -32,10 +32,8 @@
 #include <vector>
 
 #include "parley/addon.h"
-#include "parley/media/rechunker.h"
-#include "parley/media/resampler.h"
-#include "parley/turn_metrics.h"
 #include "speech/espeak_synthesizer.h"
+#include "speech/tts_output.h"
 
 namespace {
 
@@ -53,53 +51,14 @@ constexpr const char* kManifest = R"json({
   "out": {"audio_frame": ["pcm_frame", "far_end_frame"], "data": ["tts_audio_start", "tts_audio_end", "tts_segment", "turn_mark"], "cmd": ["flush"]}
 })json";
 
-using parley::AudioFrame;
 using parley::Context;
 using parley::Status;
-using parley::media::PcmFrame;
 using Clock = std::chrono::steady_clock;
 namespace speech = parley::speech;
 
-bool is_space(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
-
-// Length of the prefix of `text` that ends at its last sentence boundary (. ! ? ; followed by
-// white space, or a newline; or ending `text`, which ends a text_data piece: LLM stages cut their
-// pieces at sentence and clause boundaries); 0 when there is none yet. Text after it waits for
-// more text or for end_of_segment, so a streamed sentence is spoken whole, with its natural
-// intonation.
-size_t complete_sentences_length(const std::string& text) {
-  for (size_t i = text.size(); i-- > 0;) {
-    const char c = text[i];
-    if (c == '\n') return i + 1;
-    if ((c == '.' || c == '!' || c == '?' || c == ';') &&
-        (i + 1 == text.size() || is_space(text[i + 1]))) {
-      return i + 1;
-    }
-  }
-  return 0;
-}
-
-// Appends the text_data piece `piece` to `pending`. Pieces are whole words (LLM stages send
-// trimmed clauses and sentences), so two pieces that do not already meet at white space are
-// joined with one space, as the LLM stage joins them in its history and transcript.
-void append_piece(std::string& pending, const std::string& piece) {
-  if (!pending.empty() && !piece.empty() && !is_space(pending.back()) && !is_space(piece.front()))
-    pending += ' ';
-  pending += piece;
-}
-
-// `text` without leading and trailing white space.
-std::string trimmed(const std::string& text) {
-  size_t b = 0;
-  size_t e = text.size();
-  while (b < e && is_space(text[b])) ++b;
-  while (e > b && is_space(text[e - 1])) --e;
-  return text.substr(b, e - b);
-}
-
 bool is_blank(const std::string& text) {
   for (char c : text)
-    if (!is_space(c)) return false;
+    if (std::isspace(static_cast<unsigned char>(c)) == 0) return false;
   return true;
 }
 
@@ -121,9 +80,8 @@ class EspeakTts final : public parley::Extension {
     if (sample_rate_ < 8000 || sample_rate_ > 48000)
       return parley::invalid_argument("sample_rate is " + std::to_string(sample_rate_) +
                                       " Hz; use 8000..48000 (16000 is the pcm_frame default)");
-    PARLEY_ASSIGN_OR_RETURN(auto chunker,
-                            parley::media::Rechunker::create(sample_rate_, 1, frame_ms));
-    chunker_.emplace(std::move(chunker));
+    PARLEY_ASSIGN_OR_RETURN(auto out, speech::TtsOutput::create(sample_rate_, frame_ms));
+    out_.emplace(std::move(out));
     return Status::ok();
   }
 
@@ -142,16 +100,14 @@ class EspeakTts final : public parley::Extension {
             done(native_rate.status());
             return;
           }
-          auto resampler = parley::media::Resampler::create(*native_rate, sample_rate_, 1);
-          if (!resampler.is_ok()) {
-            done(resampler.status());
+          if (Status s = out_->set_input_rate(*native_rate); !s.is_ok()) {
+            done(s);
             return;
           }
-          resampler_ = std::move(resampler).value();
           native_rate_ = *native_rate;
           poster_ = ctx.poster();
           ctx.log().info("eSpeak NG voice '{}', {} wpm, pitch {}: {} Hz → {} Hz, {} ms frames",
-                         voice_, rate_, pitch_, *native_rate, sample_rate_, chunker_->frame_ms());
+                         voice_, rate_, pitch_, *native_rate, sample_rate_, out_->frame_ms());
           done(Status::ok());
         });
   }
@@ -170,10 +126,10 @@ class EspeakTts final : public parley::Extension {
       return;
     }
     Turn& turn = turn_for(ctx, turn_id);
-    append_piece(turn.pending, data->get<std::string>("text", ""));
+    speech::append_piece(turn.pending, data->get<std::string>("text", ""));
     if (data->get<bool>("end_of_segment", true)) {
       end_text(ctx, turn);
-    } else if (const size_t n = complete_sentences_length(turn.pending); n > 0) {
+    } else if (const size_t n = speech::complete_sentences_length(turn.pending); n > 0) {
       submit(ctx, turn, turn.pending.substr(0, n));
       turn.pending.erase(0, n);
     }
@@ -197,7 +153,8 @@ class EspeakTts final : public parley::Extension {
       }
     }
     std::erase_if(segments_, [before](const auto& s) { return s.second.turn_id < before; });
-    if (speaking_ && *speaking_ < before) end_audio(ctx, /*interrupted=*/true);
+    if (const auto& speaking = out_->speaking(); speaking && *speaking < before)
+      out_->end(ctx, /*interrupted=*/true);
     ctx.log().debug("flush before turn {}: cancelled {} turn(s)", before, cancelled);
     ctx.forward_cmd(std::move(cmd));
     maybe_send_eof(ctx);
@@ -210,7 +167,7 @@ class EspeakTts final : public parley::Extension {
     for (Turn& turn : turns_) turn.cancelled->store(true, std::memory_order_relaxed);
     turns_.clear();
     segments_.clear();
-    if (speaking_) end_audio(ctx, /*interrupted=*/true);
+    out_->end(ctx, /*interrupted=*/true);
     done(Status::ok());
   }
 
@@ -263,7 +220,7 @@ class EspeakTts final : public parley::Extension {
     request.cancelled = turn.cancelled;
     const int64_t id = turn.id;
     const uint64_t seq = ++last_segment_;
-    std::string segment_text = trimmed(request.text);
+    std::string segment_text = speech::trimmed(request.text);
     // Runs on the synthesis thread: copy the chunk and hand it to this node's executor. `this`
     // is only touched inside the posted functions, which the runtime runs only while the node
     // lives.
@@ -291,17 +248,9 @@ class EspeakTts final : public parley::Extension {
     if (stopping_ || gate_.is_stale(id)) return;  // flushed: never sent
     if (auto it = segments_.find(seq); it != segments_.end())
       it->second.native_samples += static_cast<int64_t>(chunk.size());
-    if (speaking_ != id) {
-      if (speaking_) end_audio(ctx, /*interrupted=*/false);
-      start_audio(ctx, id);
-    }
-    scratch_.clear();
-    if (Status s = resampler_->process(chunk, scratch_); !s.is_ok()) {
+    if (out_->speaking() != id) out_->start(ctx, id, first_submit(id));
+    if (Status s = out_->push(ctx, chunk); !s.is_ok())
       ctx.log().error("resampling eSpeak audio: {}", s.message());
-      return;
-    }
-    (void)chunker_->push(scratch_);  // mono: any sample count is whole frames
-    send_ready_frames(ctx, id);
   }
 
   // Request `seq` of turn `id` finished (ok, cancelled or failed).
@@ -325,7 +274,7 @@ class EspeakTts final : public parley::Extension {
   void finish_ended_turns(Context& ctx) {
     for (auto it = turns_.begin(); it != turns_.end();) {
       if (it->text_ended && it->outstanding <= 0) {
-        if (speaking_ == it->id) end_audio(ctx, /*interrupted=*/false);
+        if (out_->speaking() == it->id) out_->end(ctx, /*interrupted=*/false);
         it = turns_.erase(it);
       } else {
         ++it;
@@ -344,72 +293,19 @@ class EspeakTts final : public parley::Extension {
             {"turn_id", segment.turn_id}, {"text", segment.text}, {"audio_ms", audio_ms}}));
   }
 
-  void start_audio(Context& ctx, int64_t id) {
-    speaking_ = id;
-    ctx.send(std::make_unique<parley::Data>(
-        "tts_audio_start",
-        nlohmann::json{{"turn_id", id}, {"timestamp_ms", chunker_->next_timestamp_ms()}}));
-    ctx.send(parley::make_stage_mark(id, parley::stage::kTtsFirstAudio));
-    for (const Turn& turn : turns_) {
-      if (turn.id == id && turn.first_submit) {
-        const std::chrono::duration<double, std::milli> waited = Clock::now() - *turn.first_submit;
-        ctx.metric("tts_first_audio_ms", waited.count(), {{"turn_id", id}});
-      }
-    }
-  }
-
-  // Ends the current turn's audio: sends what the resampler and framer hold (zero-padding the
-  // last frame) or, when interrupted, drops it; then tts_audio_end.
-  void end_audio(Context& ctx, bool interrupted) {
-    if (!speaking_) return;
-    const int64_t id = *speaking_;
-    if (interrupted) {
-      (void)resampler_->reset();
-      chunker_->reset(chunker_->next_timestamp_ms());
-    } else {
-      scratch_.clear();
-      if (resampler_->flush(scratch_).is_ok()) (void)chunker_->push(scratch_);
-      send_ready_frames(ctx, id);
-      PcmFrame last;
-      if (chunker_->flush(last, /*zero_pad=*/true)) send_frame(ctx, last, id);
-    }
-    ctx.send(std::make_unique<parley::Data>(
-        "tts_audio_end", nlohmann::json{{"turn_id", id},
-                                        {"timestamp_ms", chunker_->next_timestamp_ms()},
-                                        {"interrupted", interrupted}}));
-    speaking_.reset();
-  }
-
-  void send_ready_frames(Context& ctx, int64_t id) {
-    while (chunker_->pop(frame_)) send_frame(ctx, frame_, id);
-  }
-
-  void send_frame(Context& ctx, const PcmFrame& pcm, int64_t id) {
-    auto frame = parley::media::to_audio_frame(pcm);
-    frame->set("turn_id", id);
-    send_audio(ctx, std::move(frame));
-  }
-
-  // Sends `frame` as pcm_frame, and a copy (sharing the payload) as far_end_frame if connected.
-  void send_audio(Context& ctx, std::unique_ptr<AudioFrame> frame) {
-    if (ctx.has_destination(parley::MessageKind::kAudioFrame, "far_end_frame")) {
-      auto copy = frame->clone();
-      copy->set_name("far_end_frame");
-      ctx.send(std::move(copy));
-    }
-    ctx.send(std::move(frame));
+  // When the first text of turn `id` went to eSpeak NG, if the turn is still known.
+  std::optional<Clock::time_point> first_submit(int64_t id) const {
+    for (const Turn& turn : turns_)
+      if (turn.id == id) return turn.first_submit;
+    return std::nullopt;
   }
 
   // After text_end, once every turn is spoken: the is_eof frame that ends the audio stream.
   void maybe_send_eof(Context& ctx) {
-    if (!eof_requested_ || stopping_ || !turns_.empty() || speaking_) return;
+    if (!eof_requested_ || stopping_ || !turns_.empty() || out_->speaking()) return;
     eof_requested_ = false;
-    auto eof = std::make_unique<AudioFrame>();
-    eof->sample_rate = sample_rate_;
-    eof->timestamp_ms = chunker_->next_timestamp_ms();
-    eof->is_eof = true;
-    ctx.log().debug("all text spoken: end of audio at {} ms", eof->timestamp_ms);
-    send_audio(ctx, std::move(eof));
+    ctx.log().debug("all text spoken: end of the audio stream");
+    out_->send_eof(ctx);
   }
 
   std::string voice_;
@@ -417,16 +313,12 @@ class EspeakTts final : public parley::Extension {
   int pitch_ = 50;
   int sample_rate_ = 16000;
   parley::Poster poster_;
-  std::unique_ptr<parley::media::Resampler> resampler_;  // eSpeak's rate → sample_rate_
-  std::optional<parley::media::Rechunker> chunker_;      // frames of frame_ms, timestamps
-  std::vector<int16_t> scratch_;
-  PcmFrame frame_;
+  std::optional<speech::TtsOutput> out_;  // eSpeak's rate → pcm_frame at sample_rate_
   parley::TurnGate gate_;
   std::deque<Turn> turns_;
   std::map<uint64_t, Segment> segments_;  // requests in flight, by submission number
   uint64_t last_segment_ = 0;
-  int native_rate_ = 0;              // eSpeak NG's output rate
-  std::optional<int64_t> speaking_;  // turn whose audio is being sent (tts_audio_start sent)
+  int native_rate_ = 0;  // eSpeak NG's output rate
   bool eof_requested_ = false;
   bool stopping_ = false;
 };
