@@ -84,7 +84,16 @@ net::HttpResponse transcribe(const StatePtr& state, const std::string& body) {
 
 // Synthesises `request` with eSpeak and answers with a WAV file when it is done.
 void synthesize(const nlohmann::json& request, net::HttpResponder respond) {
-  const std::string voice = request.value("voice", std::string("en-us"));
+  std::string voice = "en-us";
+  if (auto it = request.find("voice"); it != request.end()) {
+    // Checked by hand: json::value() throws on a non-string, on an I/O thread.
+    if (!it->is_string()) {
+      return respond.send(net::HttpResponse::json_error(
+          400, "invalid_parameter",
+          "\"voice\" must be a string naming an eSpeak NG voice, e.g. \"en-us\""));
+    }
+    voice = it->get<std::string>();
+  }
   const int native = speech::EspeakService::instance().sample_rate();
   int rate = native;
   if (auto it = request.find("sample_rate"); it != request.end()) {

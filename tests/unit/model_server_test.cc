@@ -330,6 +330,14 @@ TEST_F(ModelServerTest, InvocationsTranscribesWavAndSynthesisesText) {
   EXPECT_EQ(http("POST", "/invocations", "garbage")->status, 415);
   a.set("Accept", "text/plain");
   EXPECT_EQ(http("POST", "/invocations", R"({"text":"x"})", a)->status, 406);
+  a.set("Accept", "audio/wav");
+  auto bad_voice = http("POST", "/invocations", R"({"text":"x","voice":5})", a);
+  ASSERT_TRUE(bad_voice.is_ok()) << bad_voice.status().to_string();
+  EXPECT_EQ(bad_voice->status, 400);
+  EXPECT_NE(json::parse(bad_voice->body)["error"]["message"].get<std::string>().find("\"voice\""),
+            std::string::npos)
+      << bad_voice->body;
+  EXPECT_EQ(http("GET", "/ping")->status, 200);  // still serving
 }
 
 TEST_F(ModelServerTest, BidirectionalStreamEchoesAndRoutesToListen) {
