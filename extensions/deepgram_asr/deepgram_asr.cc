@@ -141,7 +141,6 @@ class DeepgramAsr final : public parley::Extension {
   milliseconds keepalive_{3000};
   std::unique_ptr<parley::media::AudioConverter> converter_;
   std::unique_ptr<DeepgramSocket> socket_;
-  parley::Done init_done_;
   // Stream clock: timestamp of the stream's first frame plus the samples converted since.
   bool have_origin_ = false;
   bool input_ended_ = false;  // the last stream ended (is_eof / text_end) and no audio came since
@@ -227,9 +226,7 @@ void DeepgramAsr::on_init(Context& ctx, parley::Done done) {
           .on_binary = [](std::string) {},
           .on_closed = [this](const parley::net::WsCloseInfo& info) { on_closed(info); },
           .on_failed = [this](const Status& why) { on_failed(why); }});
-  init_done_ = std::move(done);
-  ctx.log().info("connecting to {}", config_.url);
-  socket_->connect();
+  socket_->connect_first(std::move(done));
 }
 
 void DeepgramAsr::on_start(Context& ctx) {
@@ -401,7 +398,7 @@ void DeepgramAsr::pump() {
 }
 
 void DeepgramAsr::ensure_connection() {
-  if (stopping_ || !socket_ || queue_.empty() || init_done_) return;
+  if (stopping_ || !socket_ || queue_.empty()) return;
   if (socket_->is_open() || socket_->is_connecting() || socket_->reconnect_pending()) return;
   ctx_->log().info("opening a new stream to {}", config_.url);
   socket_->connect();
@@ -441,14 +438,6 @@ void DeepgramAsr::on_open() {
   closing_ = false;
   stream_sent_ = false;
   last_send_ = Clock::now();
-  if (init_done_) {
-    ctx_->log().info("connected to {}", config_.url);
-    auto done = std::move(init_done_);
-    init_done_ = nullptr;
-    done(Status::ok());
-  } else {
-    ctx_->log().info("connected again to {}", config_.url);
-  }
   if (stopping_) {
     socket_->close();
     return;
@@ -457,12 +446,6 @@ void DeepgramAsr::on_open() {
 }
 
 void DeepgramAsr::on_failed(const Status& why) {
-  if (init_done_) {
-    auto done = std::move(init_done_);
-    init_done_ = nullptr;
-    done(why.with_context("deepgram_asr cannot open a stream"));
-    return;
-  }
   if (stopping_) return;
   const auto delay = socket_->reconnect_later();
   ctx_->log().error("cannot open a stream: {}; retrying in {} ms", why.message(), delay.count());

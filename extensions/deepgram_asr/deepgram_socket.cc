@@ -1,8 +1,11 @@
 // DeepgramSocket: one Deepgram-protocol WebSocket connection, its events on the node's executor.
 #include "deepgram_socket.h"
 
+#include <spdlog/logger.h>
+
 #include <algorithm>
 #include <mutex>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -99,6 +102,12 @@ DeepgramSocket::~DeepgramSocket() {
   }
 }
 
+void DeepgramSocket::connect_first(Done done) {
+  first_done_ = std::move(done);
+  ctx_.log().info("connecting to {}", config_.url);
+  connect();
+}
+
 void DeepgramSocket::connect() {
   if (reconnect_timer_ != 0) {
     ctx_.cancel_timer(reconnect_timer_);
@@ -189,13 +198,23 @@ void DeepgramSocket::opened(uint64_t generation, std::shared_ptr<net::WsConnecti
   connecting_ = false;
   conn_ = std::move(conn);
   backoff_ = config_.reconnect_initial;
+  if (first_done_) {
+    ctx_.log().info("connected to {}", config_.url);
+    std::exchange(first_done_, nullptr)(Status::ok());
+  } else {
+    ctx_.log().info("connected again to {}", config_.url);
+  }
   if (handlers_.on_open) handlers_.on_open();
 }
 
 void DeepgramSocket::failed(uint64_t generation, const Status& why) {
   if (generation != generation_) return;
   connecting_ = false;
-  if (handlers_.on_failed) handlers_.on_failed(why);
+  if (first_done_) {
+    std::exchange(first_done_, nullptr)(why.with_context(ctx_.addon_name() + " cannot connect"));
+  } else if (handlers_.on_failed) {
+    handlers_.on_failed(why);
+  }
 }
 
 void DeepgramSocket::ended(uint64_t generation, const net::WsCloseInfo& info) {

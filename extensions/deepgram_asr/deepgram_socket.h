@@ -45,7 +45,7 @@ struct SocketConfig {
 
 // What the addon hears from its connection. Every handler runs on the node's executor.
 struct SocketHandlers {
-  // The connection opened (after connect()).
+  // A connection opened (after connect_first() has reported it, for the first one).
   std::function<void()> on_open;
   // A text (JSON) message arrived.
   std::function<void(std::string text)> on_text;
@@ -54,7 +54,7 @@ struct SocketHandlers {
   // An open connection ended (the peer closed it, or the transport failed).
   std::function<void(const net::WsCloseInfo& info)> on_closed;
   // connect() failed; the message names the URL and the cause (an HTTP refusal carries the
-  // status and the server's reason).
+  // status and the server's reason). The first connection's failure goes to connect_first().
   std::function<void(const Status& why)> on_failed;
 };
 
@@ -68,6 +68,10 @@ class DeepgramSocket {
   DeepgramSocket(const DeepgramSocket&) = delete;
   DeepgramSocket& operator=(const DeepgramSocket&) = delete;
 
+  // Opens the first connection (from on_init): `done` gets ok once it is open, or the failure,
+  // which fails the node's start with the server's reason. Later connections are logged as
+  // "connected again".
+  void connect_first(Done done);
   // Starts opening a connection unless one is open or opening; cancels a scheduled reconnect.
   void connect();
   // Schedules connect() after the current backoff delay (then doubles it); returns the delay.
@@ -107,6 +111,7 @@ class DeepgramSocket {
   bool connecting_ = false;
   std::chrono::milliseconds backoff_;
   TimerId reconnect_timer_ = 0;
+  Done first_done_;  // connect_first()'s, until the first connection opens or fails
 };
 
 // The "type" of a Deepgram JSON message, or "" when `text` is not a JSON object with one;

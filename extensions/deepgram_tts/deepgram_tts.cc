@@ -110,7 +110,6 @@ class DeepgramTts final : public parley::Extension {
   int sample_rate_ = 16000;
   int request_rate_ = 16000;
   std::unique_ptr<DeepgramSocket> socket_;
-  parley::Done init_done_;
   std::optional<TtsOutput> out_;  // request_rate_ → pcm_frame at sample_rate_
   std::string carry_;             // odd byte of a split sample
   std::vector<int16_t> pcm_;
@@ -161,9 +160,7 @@ void DeepgramTts::on_init(Context& ctx, parley::Done done) {
           .on_binary = [this](std::string data) { on_audio(data); },
           .on_closed = [this](const parley::net::WsCloseInfo& info) { on_closed(info); },
           .on_failed = [this](const Status& why) { on_failed(why); }});
-  init_done_ = std::move(done);
-  ctx.log().info("connecting to {}", config_.url);
-  socket_->connect();
+  socket_->connect_first(std::move(done));
 }
 
 void DeepgramTts::on_stop(Context&, parley::Done done) {
@@ -241,14 +238,6 @@ void DeepgramTts::on_data(Context& ctx, std::unique_ptr<parley::Data> data) {
 }
 
 void DeepgramTts::on_open() {
-  if (init_done_) {
-    ctx_->log().info("connected to {}", config_.url);
-    auto done = std::move(init_done_);
-    init_done_ = nullptr;
-    done(Status::ok());
-  } else {
-    ctx_->log().info("connected again to {}", config_.url);
-  }
   if (stopping_) {
     socket_->close();
     return;
@@ -257,12 +246,6 @@ void DeepgramTts::on_open() {
 }
 
 void DeepgramTts::on_failed(const Status& why) {
-  if (init_done_) {
-    auto done = std::move(init_done_);
-    init_done_ = nullptr;
-    done(why.with_context("deepgram_tts cannot connect"));
-    return;
-  }
   if (stopping_) return;
   const auto delay = socket_->reconnect_later();
   ctx_->log().error("cannot connect: {}; retrying in {} ms", why.message(), delay.count());
