@@ -105,23 +105,30 @@ void admit_listen(StatePtr state, net::WsUpgrade up, ListenParams params, std::s
   }
 }
 
+// Refuses `up` when its parameters are bad (400, the parse error) or the models are still
+// loading (503); true when the stream may open.
+bool may_open_stream(const StatePtr& state, const net::WsUpgrade& up, const Status& params,
+                     const std::string& request_id) {
+  if (!params.is_ok()) {
+    up.reject(deepgram_error(400, "INVALID_QUERY_PARAMETER", params.message(), request_id));
+    return false;
+  }
+  std::string reason;
+  if (state->get_readiness(&reason) != Readiness::kReady) {
+    up.reject(deepgram_error(503, "MODEL_LOADING", "the speech models are not ready: " + reason,
+                             request_id));
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 void upgrade_listen(const StatePtr& state, const net::WsUpgrade& up,
                     const std::vector<net::QueryParam>& query) {
   std::string request_id = new_request_id();
   auto params = ListenParams::parse(query);
-  if (!params.is_ok()) {
-    up.reject(
-        deepgram_error(400, "INVALID_QUERY_PARAMETER", params.status().message(), request_id));
-    return;
-  }
-  std::string reason;
-  if (state->get_readiness(&reason) != Readiness::kReady) {
-    up.reject(deepgram_error(503, "MODEL_LOADING", "the speech models are not ready: " + reason,
-                             request_id));
-    return;
-  }
+  if (!may_open_stream(state, up, params.status(), request_id)) return;
   const auto deadline = std::chrono::steady_clock::now() + state->config.queue_timeout;
   asio::post(state->runtime->compute(),
              [state, up, p = std::move(*params), request_id, deadline]() mutable {
@@ -133,17 +140,7 @@ void upgrade_speak(const StatePtr& state, const net::WsUpgrade& up,
                    const std::vector<net::QueryParam>& query) {
   std::string request_id = new_request_id();
   auto params = SpeakParams::parse(query);
-  if (!params.is_ok()) {
-    up.reject(
-        deepgram_error(400, "INVALID_QUERY_PARAMETER", params.status().message(), request_id));
-    return;
-  }
-  std::string reason;
-  if (state->get_readiness(&reason) != Readiness::kReady) {
-    up.reject(deepgram_error(503, "MODEL_LOADING", "the speech models are not ready: " + reason,
-                             request_id));
-    return;
-  }
+  if (!may_open_stream(state, up, params.status(), request_id)) return;
   auto session = SpeakSession::create(std::move(*params), request_id);
   up.accept(session->callbacks(), pick_subprotocol(up));
 }
