@@ -30,6 +30,8 @@ struct Received : std::enable_shared_from_this<Received> {
   std::mutex mu;
   std::condition_variable cv;
   std::vector<json> texts;
+  std::vector<std::string> raw_texts;  // as received, for messages that are not JSON
+  std::string binary;                  // every binary message, concatenated
   size_t binary_bytes = 0;
   std::vector<size_t> binary_after_text;  // texts.size() when each binary message arrived
   std::optional<net::WsCloseInfo> closed;
@@ -40,12 +42,14 @@ struct Received : std::enable_shared_from_this<Received> {
     net::WsCallbacks cb;
     cb.on_text = [self](const std::shared_ptr<net::WsConnection>&, std::string t) {
       std::lock_guard lock(self->mu);
-      self->texts.push_back(json::parse(t, nullptr, false));  // echoed plain text: discarded
+      self->texts.push_back(json::parse(t, nullptr, false));  // plain text: discarded
+      self->raw_texts.push_back(std::move(t));
       self->cv.notify_all();
     };
     cb.on_binary = [self](const std::shared_ptr<net::WsConnection>&, std::string b) {
       std::lock_guard lock(self->mu);
       self->binary_bytes += b.size();
+      self->binary += b;
       self->binary_after_text.push_back(self->texts.size());
       self->cv.notify_all();
     };
@@ -346,17 +350,22 @@ TEST_F(ModelServerTest, BidirectionalStreamEchoesAndRoutesToListen) {
   auto rx = std::make_shared<Received>();
   auto conn = ws("/invocations-bidirectional-stream", rx);
   ASSERT_TRUE(conn.is_ok()) << conn.status().to_string();
+  const std::string blob("\x01\x02\xff", 3);
   (void)(*conn)->send_text("I need help with");
-  (void)(*conn)->send_binary(std::string("\x01\x02\xff", 3));
+  (void)(*conn)->send_binary(blob);
+  (void)(*conn)->send_text(R"({"type":"KeepAlive"})");  // JSON that is not a close: echoed too
   {
     std::unique_lock lock(rx->mu);
-    ASSERT_TRUE(rx->cv.wait_for(lock, 5s, [&] { return !rx->texts.empty() || rx->binary_bytes; }));
+    ASSERT_TRUE(
+        rx->cv.wait_for(lock, 5s, [&] { return rx->raw_texts.size() == 2 && rx->binary_bytes; }));
   }
   (void)(*conn)->send_binary(R"({"type":"CloseStream"})");  // control JSON in a binary frame
   auto closed = rx->wait_closed();
   ASSERT_TRUE(closed);
   EXPECT_EQ(closed->code, 1000);
-  EXPECT_EQ(rx->binary_bytes, 3u);
+  EXPECT_EQ(rx->raw_texts,
+            (std::vector<std::string>{"I need help with", R"({"type":"KeepAlive"})"}));
+  EXPECT_EQ(rx->binary, blob);  // as binary, byte for byte; the CloseStream is not echoed
 
   auto lx = std::make_shared<Received>();
   auto listen =
