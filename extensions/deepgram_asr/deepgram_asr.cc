@@ -72,6 +72,8 @@ constexpr milliseconds kCloseStreamTimeout{5000};
 constexpr milliseconds kStopTimeout{3000};
 // A dropped-audio warning is logged for the first drop and then every this many drops.
 constexpr uint64_t kDropLogEvery = 250;
+// A refused-frame error is logged for the first refusal and then every this many.
+constexpr uint64_t kRefuseLogEvery = 500;
 
 // Audio (linear16 at sample_rate) or the end of a stream, waiting to be sent in order.
 struct Outgoing {
@@ -121,6 +123,7 @@ class DeepgramAsr final : public parley::Extension {
   // Stream time of the next sample, in ms.
   int64_t now_ms() const { return origin_ms_ + samples_ * 1000 / rate_; }
   bool streaming() const { return socket_ && socket_->is_open() && !closing_; }
+  void refuse(Context& ctx, const Status& why);
   void enqueue(Outgoing item);
   void end_of_input();
   void pump();
@@ -160,6 +163,7 @@ class DeepgramAsr final : public parley::Extension {
   parley::TimerId keepalive_timer_ = 0;
   uint64_t dropped_ = 0;
   int64_t dropped_ms_ = 0;
+  uint64_t refused_ = 0;
   // Results.
   Utterance utt_;
   int64_t next_turn_ = 1;
@@ -296,15 +300,8 @@ void DeepgramAsr::on_data(Context& ctx, std::unique_ptr<parley::Data> data) {
 void DeepgramAsr::on_audio_frame(Context& ctx, std::unique_ptr<parley::AudioFrame> frame) {
   if (stopping_ || !converter_) return;
   scratch_.clear();
-  Status converted =
-      frame->bytes_per_sample == 2
-          ? converter_->convert(*frame, scratch_)
-          : parley::invalid_argument("pcm_frame with bytes_per_sample " +
-                                     std::to_string(frame->bytes_per_sample) +
-                                     " refused: deepgram_asr sends 16-bit PCM (linear16); convert "
-                                     "8-bit, 24-bit or float audio at the source");
-  if (!converted.is_ok()) {
-    ctx.log().error("{}", converted.message());
+  if (Status s = converter_->convert(*frame, scratch_); !s.is_ok()) {
+    refuse(ctx, s);
     scratch_.clear();
   }
   if (!have_origin_) {
@@ -322,6 +319,14 @@ void DeepgramAsr::on_audio_frame(Context& ctx, std::unique_ptr<parley::AudioFram
   }
   if (frame->is_eof) end_of_input();
   pump();
+}
+
+// A frame the converter cannot take (not 16-bit, a bad rate or a torn buffer): one line for the
+// first and then every kRefuseLogEvery-th (10 s of 20 ms frames), not 50 a second.
+void DeepgramAsr::refuse(Context& ctx, const Status& why) {
+  if (refused_++ % kRefuseLogEvery == 0)
+    ctx.log().error("{} ({} frame(s) refused so far)", why.message(), refused_);
+  ctx.metric("asr_refused_frames", 1);
 }
 
 void DeepgramAsr::enqueue(Outgoing item) {

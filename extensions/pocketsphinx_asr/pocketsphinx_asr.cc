@@ -274,12 +274,8 @@ void PocketSphinxAsr::on_data(Context& ctx, std::unique_ptr<parley::Data> data) 
 void PocketSphinxAsr::on_audio_frame(Context& ctx, std::unique_ptr<parley::AudioFrame> frame) {
   if (stopping_ || session_ == nullptr) return;
   scratch_.clear();
-  if (frame->bytes_per_sample != 2) {
-    refuse(ctx, parley::invalid_argument(
-                    "pcm_frame with bytes_per_sample " + std::to_string(frame->bytes_per_sample) +
-                    " refused: pocketsphinx_asr needs 16-bit PCM (s16le, bytes_per_sample 2); "
-                    "convert 8-bit, 24-bit or float audio at the source"));
-  } else if (Status s = converter_->convert(*frame, scratch_); !s.is_ok()) {
+  // The converter refuses what it cannot take (not 16-bit, a bad rate, a torn buffer), saying why.
+  if (Status s = converter_->convert(*frame, scratch_); !s.is_ok()) {
     refuse(ctx, s);
     scratch_.clear();
   }

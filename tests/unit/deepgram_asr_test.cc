@@ -1,10 +1,10 @@
 // deepgram_asr against the real `parley model-serve` (in-process, 127.0.0.1, port 0): a LibriVox
 // recording becomes partials, finals with times and words, vad_event speech_start and asr_done;
 // audio of another rate and channel count is converted; vad_event speech_end sends Finalize so the
-// final comes without endpointing; a refused upgrade, a URL of the wrong scheme, a failed TLS
-// handshake and an unreachable server fail the start naming the problem; a lost connection is
-// logged with its URL and reopened, with the audio sent meanwhile buffered and transcribed. Also
-// validates graphs/voice_assistant_deepgram.json.
+// final comes without endpointing; 8-bit frames are refused with one error line; a refused upgrade,
+// a URL of the wrong scheme, a failed TLS handshake and an unreachable server fail the start naming
+// the problem; a lost connection is logged with its URL and reopened, with the audio sent meanwhile
+// buffered and transcribed. Also validates graphs/voice_assistant_deepgram.json.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -182,6 +182,33 @@ TEST_F(DeepgramAsrTest, SpeechEndSendsFinalizeSoTheFinalComesWithoutEndpointing)
   for (auto& m : t.take_all()) EXPECT_NE(m->name(), "asr_done");
   ASSERT_TRUE(t.send(std::make_unique<Data>("text_end", json::object())).is_ok());
   EXPECT_NE(t.wait_for_data("asr_done", kDecodeTimeout), nullptr);
+}
+
+TEST_F(DeepgramAsrTest, RefusesEightBitFramesWithOneErrorLineAndSendsNothing) {
+  LogCapture log;
+  ExtensionTester t("deepgram_asr", props(), registry_);
+  ASSERT_TRUE(t.start().is_ok());
+  for (int i = 0; i < 50; ++i) {
+    auto frame = std::make_unique<AudioFrame>();
+    frame->bytes_per_sample = 1;
+    frame->set_buffer(Buffer(std::vector<uint8_t>(160, 0x80)));
+    frame->samples_per_channel = 160;
+    frame->timestamp_ms = i * 20;
+    ASSERT_TRUE(t.send(std::move(frame)).is_ok());
+  }
+  ASSERT_TRUE(t.send(std::make_unique<Data>("text_end", json::object())).is_ok());
+  const Collected c = collect_until_done(t);
+  EXPECT_TRUE(c.partials.empty() && c.finals.empty()) << "refused audio must not be transcribed";
+  const std::string logged = log.text();
+  EXPECT_NE(logged.find("has bytes_per_sample 1"), std::string::npos) << logged;
+  EXPECT_NE(logged.find("16-bit PCM"), std::string::npos) << logged;
+  // One line for the first refusal, not one per frame.
+  size_t lines = 0;
+  for (size_t p = logged.find("refused so far"); p != std::string::npos;
+       p = logged.find("refused so far", p + 1)) {
+    ++lines;
+  }
+  EXPECT_EQ(lines, 1u) << logged;
 }
 
 TEST_F(DeepgramAsrTest, RefusalsAndBadUrlsFailTheStartNamingTheProblem) {
