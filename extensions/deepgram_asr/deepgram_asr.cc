@@ -179,6 +179,7 @@ Status DeepgramAsr::on_configure(Context& ctx) {
   if (rate_ < 8000 || rate_ > 48000)
     return parley::invalid_argument("sample_rate is " + std::to_string(rate_) +
                                     " Hz; use 8000..48000 (16000 is the pcm_frame default)");
+  PARLEY_ASSIGN_OR_RETURN(converter_, parley::media::AudioConverter::create({rate_, 1}));
   const int64_t endpointing = ctx.prop_int("endpointing");
   const int64_t utterance_end = ctx.prop_int("utterance_end_ms");
   if (endpointing < 0)
@@ -216,12 +217,6 @@ Status DeepgramAsr::on_configure(Context& ctx) {
 
 void DeepgramAsr::on_init(Context& ctx, parley::Done done) {
   ctx_ = &ctx;
-  auto converter = parley::media::AudioConverter::create({rate_, 1});
-  if (!converter.is_ok()) {
-    done(converter.status());
-    return;
-  }
-  converter_ = std::move(converter).value();
   socket_ = std::make_unique<DeepgramSocket>(
       ctx, config_,
       parley::deepgram::SocketHandlers{
@@ -298,7 +293,7 @@ void DeepgramAsr::on_data(Context& ctx, std::unique_ptr<parley::Data> data) {
 }
 
 void DeepgramAsr::on_audio_frame(Context& ctx, std::unique_ptr<parley::AudioFrame> frame) {
-  if (stopping_ || !converter_) return;
+  if (stopping_) return;
   scratch_.clear();
   if (Status s = converter_->convert(*frame, scratch_); !s.is_ok()) {
     refuse(ctx, s);
@@ -352,7 +347,7 @@ void DeepgramAsr::enqueue(Outgoing item) {
 
 void DeepgramAsr::end_of_input() {
   scratch_.clear();
-  if (converter_ && converter_->flush(scratch_).is_ok() && !scratch_.empty()) {
+  if (converter_->flush(scratch_).is_ok() && !scratch_.empty()) {
     Outgoing tail;
     tail.start_ms = now_ms();
     tail.bytes.resize(scratch_.size() * 2);
@@ -367,7 +362,7 @@ void DeepgramAsr::end_of_input() {
   // The next frame starts a new stream with its own clock.
   have_origin_ = false;
   samples_ = 0;
-  if (converter_) converter_->reset();
+  converter_->reset();
 }
 
 void DeepgramAsr::pump() {

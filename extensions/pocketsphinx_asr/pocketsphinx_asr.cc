@@ -157,6 +157,7 @@ Status PocketSphinxAsr::on_configure(Context& ctx) {
   if (ctx.prop_int("pool_warm") < 0 || ctx.prop_int("pool_max") < 1)
     return parley::invalid_argument("pool_warm must be >= 0 and pool_max >= 1");
   language_ = ctx.prop_string("language");
+  PARLEY_ASSIGN_OR_RETURN(converter_, parley::media::AudioConverter::create({kRate, 1}));
   if (!ctx.prop_string("hmm").empty()) model_.hmm = ctx.prop_string("hmm");
   if (!ctx.prop_string("lm").empty()) model_.lm = ctx.prop_string("lm");
   if (!ctx.prop_string("dict").empty()) model_.dict = ctx.prop_string("dict");
@@ -166,12 +167,6 @@ Status PocketSphinxAsr::on_configure(Context& ctx) {
 
 void PocketSphinxAsr::on_init(Context& ctx, parley::Done done) {
   ctx_ = &ctx;
-  auto converter = parley::media::AudioConverter::create({kRate, 1});
-  if (!converter.is_ok()) {
-    done(converter.status());
-    return;
-  }
-  converter_ = std::move(converter).value();
   const auto shared =
       parley::asr::shared_decoder_pool(model_, static_cast<size_t>(ctx.prop_int("pool_warm")),
                                        static_cast<size_t>(ctx.prop_int("pool_max")));
