@@ -14,6 +14,12 @@ Status SpeechSegmenterConfig::validate() const {
   if (min_speech_ms < 0 || min_silence_ms < 0 || max_onset_gap_ms < 0 || onset_ms < 0) {
     return invalid_argument("SpeechSegmenterConfig durations must not be negative: " + to_string());
   }
+  if (onset_ms > 0 && onset_ms >= min_speech_ms) {
+    // The cue would never come: speech_start is certain before that much voice was heard.
+    return invalid_argument("onset_ms (" + std::to_string(onset_ms) +
+                            ") must be below min_speech_ms (" + std::to_string(min_speech_ms) +
+                            "): speech_onset is an early cue before speech_start; 0 turns it off");
+  }
   return Status::ok();
 }
 

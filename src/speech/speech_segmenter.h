@@ -29,7 +29,8 @@ struct SpeechSegmenterConfig {
   // speech *may* be starting — an early cue for barge-in, before speech_start is certain. 0: off.
   int onset_ms = 0;
 
-  // Checks that every duration is non-negative and frame_ms is positive.
+  // Checks that every duration is non-negative, frame_ms is positive and a positive onset_ms is
+  // below min_speech_ms.
   Status validate() const;
   // One-line human-readable description, for logs.
   std::string to_string() const;

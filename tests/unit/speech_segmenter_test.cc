@@ -48,14 +48,21 @@ TEST(SpeechSegmenterTest, OnsetCueComesOncePerOnsetBeforeSpeechStart) {
   EXPECT_EQ(events[2].event.timestamp_ms, 300);
   EXPECT_STREQ(speech_event_name(SpeechEventType::kSpeechOnset), "speech_onset");
 
-  // Off by default, and never once speech has started or when not below min_speech_ms.
+  // Off by default, and never once speech has started or when not below min_speech_ms — which
+  // validate() refuses, naming both properties, so a configuration cannot lose the cue silently.
   SpeechSegmenter plain;
   EXPECT_EQ(run(plain, {{true, 25}}).size(), 1u);
+  EXPECT_TRUE(config.validate().is_ok());
   config.onset_ms = 200;
   SpeechSegmenter same(config);
   const auto only_start = run(same, {{true, 25}});
   ASSERT_EQ(only_start.size(), 1u);
   EXPECT_EQ(only_start[0].event.type, SpeechEventType::kSpeechStart);
+  const Status not_below = config.validate();
+  EXPECT_EQ(not_below.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(not_below.message().find("onset_ms (200) must be below min_speech_ms (200)"),
+            std::string::npos)
+      << not_below.message();
   config.onset_ms = -1;
   EXPECT_FALSE(config.validate().is_ok());
 }

@@ -201,6 +201,13 @@ TEST_F(WebrtcVadTest, ForwardsFlushAndRejectsBadProperties) {
   Status s = bad.start();
   EXPECT_FALSE(s.is_ok());
   EXPECT_NE(s.message().find("very_low, low, moderate or high"), std::string::npos) << s.message();
+
+  // An onset cue that could never come before speech_start fails the start instead of silently.
+  ExtensionTester late_onset("webrtc_vad", {{"onset_ms", 300}}, registry_);
+  s = late_onset.start();
+  EXPECT_FALSE(s.is_ok());
+  EXPECT_NE(s.message().find("onset_ms (300) must be below min_speech_ms (200)"), std::string::npos)
+      << s.message();
 }
 
 }  // namespace
