@@ -65,6 +65,41 @@ Status net_error(const Url& url, std::string_view step, const beast::error_code&
   return unavailable(fmt::format("{} {}: {}", url.to_string(), step, ec.message()));
 }
 
+// Over TLS: sets SNI and host-name checks and runs the client handshake; then calls `done` with
+// the outcome (at once over plain TCP).
+template <class Stream, class Done>
+void start_tls(Stream& stream, const Url& url, const TlsOptions& tls, Done done) {
+  if constexpr (kIsTls<Stream>) {
+    if (auto st = prepare_tls(stream, url, tls); !st.is_ok()) return done(std::move(st));
+    stream.async_handshake(ssl::stream_base::client,
+                           [&url, done = std::move(done)](beast::error_code ec) mutable {
+                             done(ec ? net_error(url, "TLS", ec) : Status::ok());
+                           });
+  } else {
+    done(Status::ok());
+  }
+}
+
+// Resolves `url`, connects the TCP layer of `stream` (the timer limits this and what follows
+// until the caller changes it), then start_tls(); `done` gets the outcome. Call it on the
+// resolver's strand; `done` must keep the resolver, the stream, `url` and `tls` alive.
+template <class Stream, class Done>
+void open_transport(tcp::resolver& resolver, Stream& stream, const Url& url, const TlsOptions& tls,
+                    std::chrono::milliseconds timeout, Done done) {
+  auto on_resolved = [&stream, &url, &tls, timeout, done = std::move(done)](
+                         beast::error_code ec, tcp::resolver::results_type results) mutable {
+    if (ec) return done(net_error(url, "resolve", ec));
+    auto& socket = beast::get_lowest_layer(stream);
+    socket.expires_after(timeout);
+    socket.async_connect(results, [&stream, &url, &tls, done = std::move(done)](
+                                      beast::error_code ec, const tcp::endpoint&) mutable {
+      if (ec) return done(net_error(url, "connect", ec));
+      start_tls(stream, url, tls, std::move(done));
+    });
+  };
+  resolver.async_resolve(url.host, std::to_string(url.port), std::move(on_resolved));
+}
+
 // Shared base of a request in flight, so HttpCall can cancel it without knowing its stream.
 class HttpCallState {
  public:
@@ -89,15 +124,11 @@ class HttpCallOp final : public HttpCallState,
 
   void run() {
     asio::dispatch(resolver_.get_executor(), [self = this->shared_from_this()] {
-      self->resolver_.async_resolve(
-          self->url_.host, std::to_string(self->url_.port),
-          [self](beast::error_code ec, tcp::resolver::results_type results) {
-            if (ec) return self->finish(net_error(self->url_, "resolve", ec));
-            self->lowest().expires_after(self->request_.connect_timeout);
-            self->lowest().async_connect(
-                results,
-                [self](beast::error_code ec, const tcp::endpoint&) { self->connected(ec); });
-          });
+      open_transport(self->resolver_, self->stream_, self->url_, self->request_.tls,
+                     self->request_.connect_timeout, [self](Status st) {
+                       if (!st.is_ok()) return self->finish(std::move(st));
+                       self->write();
+                     });
     });
   }
 
@@ -114,20 +145,6 @@ class HttpCallOp final : public HttpCallState,
 
  private:
   beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
-
-  void connected(beast::error_code ec) {
-    if (ec) return finish(net_error(url_, "connect", ec));
-    if constexpr (kIsTls<Stream>) {
-      if (auto st = prepare_tls(stream_, url_, request_.tls); !st.is_ok()) return finish(st);
-      stream_.async_handshake(ssl::stream_base::client,
-                              [self = this->shared_from_this()](beast::error_code ec) {
-                                if (ec) return self->finish(net_error(self->url_, "TLS", ec));
-                                self->write();
-                              });
-    } else {
-      write();
-    }
-  }
 
   void write() {
     req_.method_string(request_.method);
@@ -232,35 +249,16 @@ class WsConnectOp final : public std::enable_shared_from_this<WsConnectOp<NextLa
 
   void run() {
     asio::dispatch(resolver_.get_executor(), [self = this->shared_from_this()] {
-      self->resolver_.async_resolve(
-          self->url_.host, std::to_string(self->url_.port),
-          [self](beast::error_code ec, tcp::resolver::results_type results) {
-            if (ec) return self->fail(net_error(self->url_, "resolve", ec));
-            self->lowest().expires_after(self->options_.connect_timeout);
-            self->lowest().async_connect(
-                results,
-                [self](beast::error_code ec, const tcp::endpoint&) { self->connected(ec); });
-          });
+      open_transport(self->resolver_, self->session_->stream().next_layer(), self->url_,
+                     self->options_.tls, self->options_.connect_timeout, [self](Status st) {
+                       if (!st.is_ok()) return self->fail(std::move(st));
+                       self->handshake();
+                     });
     });
   }
 
  private:
   beast::tcp_stream& lowest() { return beast::get_lowest_layer(session_->stream()); }
-
-  void connected(beast::error_code ec) {
-    if (ec) return fail(net_error(url_, "connect", ec));
-    if constexpr (kIsTls<NextLayer>) {
-      auto& tls = session_->stream().next_layer();
-      if (auto st = prepare_tls(tls, url_, options_.tls); !st.is_ok()) return fail(st);
-      tls.async_handshake(ssl::stream_base::client,
-                          [self = this->shared_from_this()](beast::error_code ec) {
-                            if (ec) return self->fail(net_error(self->url_, "TLS", ec));
-                            self->handshake();
-                          });
-    } else {
-      handshake();
-    }
-  }
 
   void handshake() {
     auto& ws = session_->stream();
