@@ -1,7 +1,9 @@
-// Logging, addon loading and signal waiting for the `parley` command.
+// Logging, addon loading, signal waiting and graph running for the `parley` command.
 #include "cli_common.h"
 
 #include <signal.h>
+
+#include <iostream>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -53,6 +55,37 @@ std::string wait_for_stop(const std::atomic<bool>& stop, std::chrono::millisecon
     if (max.count() > 0 && std::chrono::steady_clock::now() >= deadline) return "duration elapsed";
   }
   return "graph finished";
+}
+
+GraphRunEnd run_graph_to_end(std::string_view command, GraphSpec graph, EngineOptions options,
+                             std::chrono::milliseconds max, RuntimeOptions runtime_options,
+                             const AddonRegistry& registry) {
+  GraphRunEnd end;
+  auto runtime = Runtime::create(runtime_options);
+  std::atomic<bool> finished{false};
+  options.on_stop_requested = [&finished](const std::string& reason) {
+    spdlog::info("graph asked to stop: {}", reason);
+    finished = true;
+  };
+  auto engine = Engine::create(std::move(graph), runtime, std::move(options), registry);
+  if (!engine.is_ok()) {
+    std::cerr << "parley " << command << ": " << engine.status().message() << "\n";
+    end.failure = 2;
+    return end;
+  }
+  if (Status s = (*engine)->start_sync(); !s.is_ok()) {
+    std::cerr << "parley " << command << ": graph failed to start: " << s.message() << "\n";
+    (*engine)->stop_sync();
+    end.failure = 1;
+    return end;
+  }
+  spdlog::info("graph '{}' running ({} nodes)", (*engine)->graph().name,
+               (*engine)->graph().nodes.size());
+  end.why = wait_for_stop(finished, max);
+  spdlog::info("stopping: {}", end.why);
+  (*engine)->stop_sync();
+  end.stats = (*engine)->stats();
+  return end;
 }
 
 }  // namespace parley::cli

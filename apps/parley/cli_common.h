@@ -1,11 +1,16 @@
-// Shared pieces of the `parley` subcommands: logging setup, addon loading, waiting for signals.
+// Shared pieces of the `parley` subcommands: logging setup, addon loading, waiting for signals,
+// running a graph to its end.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "parley/addon.h"
+#include "parley/engine.h"
+#include "parley/runtime.h"
 #include "parley/status.h"
 
 namespace parley::cli {
@@ -26,5 +31,22 @@ void block_stop_signals();
 // Waits until SIGINT/SIGTERM arrives, `stop` becomes true, or `max` elapses (0 = no limit).
 // Returns a word saying which happened.
 std::string wait_for_stop(const std::atomic<bool>& stop, std::chrono::milliseconds max);
+
+// How a graph run by run_graph_to_end() went.
+struct GraphRunEnd {
+  // 0 when the graph ran; otherwise the exit status to return (2: the engine could not be built,
+  // 1: the graph failed to start), and the error has been printed.
+  int failure = 0;
+  // Why it ended: "graph finished", "SIGINT", "SIGTERM" or "duration elapsed".
+  std::string why;
+  EngineStats stats;
+};
+
+// Builds an engine for `graph`, starts it, waits until the graph asks to stop, SIGINT/SIGTERM
+// arrives or `max` elapses (0 = no limit), and stops it. Errors go to stderr prefixed with
+// "parley <command>: ". `options.on_stop_requested` is replaced (the run watches it).
+GraphRunEnd run_graph_to_end(std::string_view command, GraphSpec graph, EngineOptions options,
+                             std::chrono::milliseconds max, RuntimeOptions runtime_options = {},
+                             const AddonRegistry& registry = AddonRegistry::global());
 
 }  // namespace parley::cli

@@ -86,32 +86,12 @@ int run_agent(AgentOptions o) {
     spdlog::error("agent: {}", graph.status().message());
     return 2;
   }
-  auto runtime = Runtime::create({1, 1});
-  std::atomic<bool> finished{false};
-  std::string stop_reason;
+  spdlog::info("agent pid {} joining channel {}", getpid(), o.channel);
   EngineOptions options;
   options.log_tag = o.channel;
-  options.on_stop_requested = [&finished](const std::string& reason) {
-    spdlog::info("graph asked to stop: {}", reason);
-    finished = true;
-  };
-  auto engine = Engine::create(std::move(graph).value(), runtime, std::move(options));
-  if (!engine.is_ok()) {
-    spdlog::error("agent: {}", engine.status().message());
-    return 2;
-  }
-  if (Status s = (*engine)->start_sync(); !s.is_ok()) {
-    spdlog::error("agent: graph failed to start: {}", s.message());
-    (*engine)->stop_sync();
-    return 1;
-  }
-  spdlog::info("agent running graph '{}' on channel {} (pid {})", (*engine)->graph().name,
-               o.channel, getpid());
-  const auto why = wait_for_stop(finished, std::chrono::milliseconds(0));
-  spdlog::info("agent stopping: {}", why);
-  (*engine)->stop_sync();
-  runtime->shutdown();
-  return 0;
+  const auto end = run_graph_to_end("agent", std::move(graph).value(), std::move(options),
+                                    std::chrono::milliseconds(0), {1, 1});
+  return end.failure;
 }
 
 }  // namespace

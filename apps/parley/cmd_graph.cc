@@ -20,30 +20,13 @@ int run_graph(const std::string& file, const std::string& graph_name,
     std::cerr << "parley run: " << graph.status().message() << "\n";
     return 2;
   }
-  auto runtime = Runtime::create();
-  std::atomic<bool> finished{false};
-  EngineOptions options;
-  options.on_stop_requested = [&finished](const std::string&) { finished = true; };
-  auto engine = Engine::create(std::move(graph).value(), runtime, std::move(options));
-  if (!engine.is_ok()) {
-    std::cerr << "parley run: " << engine.status().message() << "\n";
-    return 2;
-  }
-  if (Status s = (*engine)->start_sync(); !s.is_ok()) {
-    std::cerr << "parley run: graph failed to start: " << s.message() << "\n";
-    (*engine)->stop_sync();
-    return 1;
-  }
-  spdlog::info("graph '{}' running ({} nodes); Ctrl-C stops it", (*engine)->graph().name,
-               (*engine)->graph().nodes.size());
-  const auto why =
-      wait_for_stop(finished, std::chrono::milliseconds(static_cast<int64_t>(duration_s * 1000)));
-  spdlog::info("stopping: {}", why);
-  (*engine)->stop_sync();
-  const auto st = (*engine)->stats();
+  const auto end =
+      run_graph_to_end("run", std::move(graph).value(), {},
+                       std::chrono::milliseconds(static_cast<int64_t>(duration_s * 1000)));
+  if (end.failure) return end.failure;
   spdlog::info("stopped: {} messages delivered, {} without a route, {} extension errors",
-               st.delivered, st.dropped_no_route, st.callback_errors);
-  return st.callback_errors > 0 ? 1 : 0;
+               end.stats.delivered, end.stats.dropped_no_route, end.stats.callback_errors);
+  return end.stats.callback_errors > 0 ? 1 : 0;
 }
 
 int validate(const std::string& file, const std::vector<std::string>& sets) {

@@ -113,29 +113,15 @@ int say(SayOptions o) {
     std::cerr << "parley say: " << graph.status().message() << "\n";
     return 2;
   }
-  auto runtime = Runtime::create();
-  std::atomic<bool> finished{false};
-  EngineOptions options;
-  options.on_stop_requested = [&finished](const std::string&) { finished = true; };
-  auto engine = Engine::create(std::move(graph).value(), runtime, std::move(options));
-  if (!engine.is_ok()) {
-    std::cerr << "parley say: " << engine.status().message() << "\n";
-    return 2;
-  }
-  if (Status s = (*engine)->start_sync(); !s.is_ok()) {
-    std::cerr << "parley say: " << s.message() << "\n";
-    (*engine)->stop_sync();
-    return 1;
-  }
-  // eSpeak NG synthesises far faster than real time; this only guards against a stuck graph.
+  // eSpeak NG synthesises far faster than real time; the limit only guards against a stuck graph.
   const auto limit = std::chrono::seconds(60) + std::chrono::milliseconds(10) * o.text.size();
-  const std::string why = wait_for_stop(finished, limit);
-  (*engine)->stop_sync();
-  if (why != "graph finished") {
-    std::cerr << "parley say: stopped before the audio was complete (" << why << ")\n";
+  const auto end = run_graph_to_end("say", std::move(graph).value(), {}, limit);
+  if (end.failure) return end.failure;
+  if (end.why != "graph finished") {
+    std::cerr << "parley say: stopped before the audio was complete (" << end.why << ")\n";
     return 1;
   }
-  if ((*engine)->stats().callback_errors > 0) {
+  if (end.stats.callback_errors > 0) {
     std::cerr << "parley say: an extension failed; see the log above\n";
     return 1;
   }

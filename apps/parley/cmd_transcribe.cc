@@ -220,31 +220,20 @@ int transcribe(const TranscribeOptions& o, bool log_level_given) {
     std::cerr << "parley transcribe: " << s.message() << "\n";
     return 2;
   }
-  auto runtime = Runtime::create();
-  std::atomic<bool> finished{false};
   EngineOptions options;
-  options.on_stop_requested = [&finished](const std::string&) { finished = true; };
   options.metrics = [console](std::string_view name, double value, const nlohmann::json&) {
     if (name == "asr_audio_ms") console->progress(value);
   };
-  auto engine = Engine::create(std::move(graph), runtime, std::move(options), registry);
-  if (!engine.is_ok()) {
-    std::cerr << "parley transcribe: " << engine.status().message() << "\n";
-    return 1;
-  }
-  if (Status s = (*engine)->start_sync(); !s.is_ok()) {
-    std::cerr << "parley transcribe: " << s.message() << "\n";
-    (*engine)->stop_sync();
-    return 1;
-  }
-  const std::string why = wait_for_stop(finished, std::chrono::milliseconds(0));
-  (*engine)->stop_sync();
+  const auto end = run_graph_to_end("transcribe", std::move(graph), std::move(options),
+                                    std::chrono::milliseconds(0), {}, registry);
   console->finish();
+  if (end.failure) return end.failure;
   if (!*done) {
-    std::cerr << "parley transcribe: stopped before the end of " << o.file << " (" << why << ")\n";
-    return why == "SIGINT" ? 130 : 1;
+    std::cerr << "parley transcribe: stopped before the end of " << o.file << " (" << end.why
+              << ")\n";
+    return end.why == "SIGINT" ? 130 : 1;
   }
-  if ((*engine)->stats().callback_errors > 0) {
+  if (end.stats.callback_errors > 0) {
     std::cerr << "parley transcribe: an extension failed; see the log above\n";
     return 1;
   }
