@@ -49,13 +49,21 @@ INSERT INTO turn_metrics(session_id, channel, turn_id, metrics, ts) VALUES(?1, ?
 class Stmt {
  public:
   Stmt(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) stmt_ = nullptr;
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) {
+      stmt_ = nullptr;
+      prepare_error_ = sqlite3_errmsg(db);
+    }
   }
   ~Stmt() { sqlite3_finalize(stmt_); }
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
   bool ok() const { return stmt_ != nullptr; }
   sqlite3_stmt* get() { return stmt_; }
+  // Makes the statement ready to be bound and stepped again.
+  void reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
   void text(int i, const std::string& s) {
     sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
   }
@@ -65,11 +73,12 @@ class Stmt {
     return p ? std::string(reinterpret_cast<const char*>(p)) : std::string();
   }
   int64_t column_int(int i) { return sqlite3_column_int64(stmt_, i); }
-  std::string error() const { return sqlite3_errmsg(db_); }
+  std::string error() const { return stmt_ ? sqlite3_errmsg(db_) : prepare_error_; }
 
  private:
   sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
+  std::string prepare_error_;
 };
 
 Result<sqlite3*> open_db(const std::string& path, int flags) {
@@ -91,6 +100,17 @@ bool step_done(Stmt& s) {
 
 }  // namespace
 
+// Prepared once: a write is then bind + step, not a fresh SQL compile per transcript line.
+struct Store::WriterStatements {
+  explicit WriterStatements(sqlite3* db)
+      : session(db, kUpsertSession),
+        transcript(db, kUpsertTranscript),
+        metrics(db, kInsertMetrics) {}
+  Stmt session;
+  Stmt transcript;
+  Stmt metrics;
+};
+
 Status StoreOptions::validate() const {
   if (path.empty() || path == ":memory:" || path.rfind("file::memory:", 0) == 0)
     return invalid_argument("the store needs a file path (an in-memory database has no readers)");
@@ -109,13 +129,23 @@ Result<std::unique_ptr<Store>> Store::open(StoreOptions options) {
     sqlite3_free(err);
     return unavailable("cannot create the tables of '" + store->options_.path + "': " + why);
   }
+  store->writer_stmts_ = std::make_unique<WriterStatements>(store->writer_db_);
+  for (const Stmt* st : {&store->writer_stmts_->session, &store->writer_stmts_->transcript,
+                         &store->writer_stmts_->metrics}) {
+    if (!st->ok())
+      return unavailable("cannot prepare the writes of '" + store->options_.path +
+                         "': " + st->error() + " (was it created by another program?)");
+  }
   PARLEY_ASSIGN_OR_RETURN(store->reader_db_, open_db(store->options_.path, SQLITE_OPEN_READONLY));
   store->writer_ = std::thread([s = store.get()] { s->run_writer(); });
   return store;
 }
 
+Store::Store(StoreOptions options) : options_(std::move(options)) {}
+
 Store::~Store() {
   close();
+  writer_stmts_.reset();  // statements are finalized before their connection closes
   sqlite3_close(reader_db_);
   sqlite3_close(writer_db_);
 }
@@ -193,8 +223,8 @@ void Store::run_writer() {
 
 bool Store::apply(const Op& op) {
   if (const auto* s = std::get_if<SessionRecord>(&op)) {
-    Stmt st(writer_db_, kUpsertSession);
-    if (!st.ok()) return false;
+    Stmt& st = writer_stmts_->session;
+    st.reset();
     st.text(1, s->id);
     st.text(2, s->channel);
     st.text(3, s->graph);
@@ -209,8 +239,8 @@ bool Store::apply(const Op& op) {
     return false;
   }
   if (const auto* t = std::get_if<TranscriptRecord>(&op)) {
-    Stmt st(writer_db_, kUpsertTranscript);
-    if (!st.ok()) return false;
+    Stmt& st = writer_stmts_->transcript;
+    st.reset();
     st.text(1, t->session_id);
     st.text(2, t->channel);
     st.text(3, t->role);
@@ -224,8 +254,8 @@ bool Store::apply(const Op& op) {
     return false;
   }
   const auto& m = std::get<TurnMetricsRecord>(op);
-  Stmt st(writer_db_, kInsertMetrics);
-  if (!st.ok()) return false;
+  Stmt& st = writer_stmts_->metrics;
+  st.reset();
   st.text(1, m.session_id);
   st.text(2, m.channel);
   st.integer(3, m.turn_id);

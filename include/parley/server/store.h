@@ -114,13 +114,17 @@ class Store {
   };
   using Op = std::variant<SessionRecord, TranscriptRecord, TurnMetricsRecord, FlushMarker>;
 
-  explicit Store(StoreOptions options) : options_(std::move(options)) {}
+  explicit Store(StoreOptions options);
+  // The writer's prepared statements (store.cc), prepared once at open.
+  struct WriterStatements;
+
   void enqueue(Op op);
   void run_writer();
   bool apply(const Op& op);
 
   StoreOptions options_;
   sqlite3* writer_db_ = nullptr;
+  std::unique_ptr<WriterStatements> writer_stmts_;  // used by the writer thread only
   sqlite3* reader_db_ = nullptr;
   std::mutex reader_mu_;
 
