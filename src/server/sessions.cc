@@ -32,6 +32,9 @@ bool valid_channel(const std::string& c) {
   return true;
 }
 
+// Ended sessions kept for /v1/api/sessions and /metrics.
+constexpr size_t kRecentSessions = 256;
+
 }  // namespace
 
 // One session. Guarded by SessionManager::mu_ except the immutable fields.
@@ -151,19 +154,8 @@ void SessionManager::prepare(std::shared_ptr<Session> s, StartRequest r) {
   GraphError gerr;
   auto graph = catalog_.resolve(r.graph, r.properties, AddonRegistry::global(), gerr);
   if (!graph) {
-    SessionCallback done;
-    std::vector<SessionCallback> stopped;
-    {
-      std::lock_guard lock(mu_);
-      active_.erase(s->info.channel);
-      s->ended = true;
-      done = std::move(s->on_started);
-      stopped = std::move(s->on_stopped);
-      idle_cv_.notify_all();
-    }
-    for (auto& cb : stopped) cb(std::nullopt, s->info);
     metrics_.error(gerr.code);
-    return done(ApiError{gerr.code == "unknown_graph" ? 404 : 400, gerr.code, gerr.message}, {});
+    return abandon(s, {gerr.code == "unknown_graph" ? 404 : 400, gerr.code, gerr.message}, false);
   }
   TokenClaims claims;
   claims.channel = s->info.channel;
@@ -196,30 +188,15 @@ void SessionManager::prepare(std::shared_ptr<Session> s, StartRequest r) {
     }
   }
   if (!launched.is_ok()) {
-    SessionCallback done;
-    std::vector<SessionCallback> stopped;
-    {
-      std::lock_guard lock(mu_);
-      active_.erase(s->info.channel);
-      s->ended = true;
-      s->info.state = "failed";
-      s->info.error = launched.message();
-      s->info.stopped_at_ms = unix_now_ms();
-      recent_.push_back(s->info);
-      done = std::move(s->on_started);
-      stopped = std::move(s->on_stopped);
-      idle_cv_.notify_all();
-    }
-    for (auto& cb : stopped) cb(std::nullopt, s->info);
     if (config_.isolation == Isolation::kThread) rtc::withdraw_local_hub(s->info.channel);
     metrics_.error("worker_start_failed");
-    if (store_) store_->put_session(s->info.to_record());
     dispose(std::move(worker));
     const bool config_error = launched.code() == StatusCode::kInvalidArgument;
-    return done(
-        ApiError{config_error ? 400 : 500,
-                 config_error ? "invalid_properties" : "worker_start_failed", launched.message()},
-        {});
+    return abandon(
+        s,
+        {config_error ? 400 : 500, config_error ? "invalid_properties" : "worker_start_failed",
+         launched.message()},
+        true);
   }
   if (reaper_ && s->info.worker_pid > 0) reaper_->child_started();
   if (store_) store_->put_session(s->info.to_record());
@@ -238,6 +215,33 @@ void SessionManager::prepare(std::shared_ptr<Session> s, StartRequest r) {
     auto self = weak.lock();
     if (!ec && self) self->on_join_timeout(s);
   });
+}
+
+void SessionManager::remember_ended(const SessionInfo& info) {
+  recent_.push_back(info);
+  while (recent_.size() > kRecentSessions) recent_.pop_front();
+}
+
+void SessionManager::abandon(const std::shared_ptr<Session>& s, ApiError error, bool record) {
+  SessionCallback done;
+  std::vector<SessionCallback> stopped;
+  {
+    std::lock_guard lock(mu_);
+    active_.erase(s->info.channel);
+    s->ended = true;
+    if (record) {
+      s->info.state = "failed";
+      s->info.error = error.message;
+      s->info.stopped_at_ms = unix_now_ms();
+      remember_ended(s->info);
+    }
+    done = std::move(s->on_started);
+    stopped = std::move(s->on_stopped);
+    idle_cv_.notify_all();
+  }
+  if (record && store_) store_->put_session(s->info.to_record());
+  for (auto& cb : stopped) cb(std::nullopt, s->info);
+  if (done) done(std::move(error), {});
 }
 
 std::unique_ptr<Worker> SessionManager::make_worker(const std::shared_ptr<Session>& s,
@@ -419,8 +423,7 @@ void SessionManager::on_exit(const std::shared_ptr<Session>& s, WorkerExit exit)
     if (s->kill_timer) s->kill_timer->cancel();
     auto it = active_.find(s->info.channel);
     if (it != active_.end() && it->second == s) active_.erase(it);
-    recent_.push_back(s->info);
-    while (recent_.size() > 256) recent_.pop_front();
+    remember_ended(s->info);
     started = std::move(s->on_started);
     stopped = std::move(s->on_stopped);
     worker = std::move(s->worker);

@@ -135,6 +135,11 @@ class SessionManager : public std::enable_shared_from_this<SessionManager> {
   struct Session;
   std::optional<ApiError> admit(const StartRequest& r);
   void prepare(std::shared_ptr<Session> s, StartRequest request);
+  // Ends a session that never launched: frees its channel and slot, answers its stop callbacks,
+  // and its start callback with `error`. `record`: list and store it as a failed session.
+  void abandon(const std::shared_ptr<Session>& s, ApiError error, bool record);
+  // Adds an ended session to recent_, forgetting the oldest beyond the limit (mu_ held).
+  void remember_ended(const SessionInfo& info);
   std::unique_ptr<Worker> make_worker(const std::shared_ptr<Session>& s, GraphSpec graph,
                                       const StartRequest& r, const std::string& token);
   void begin_stop(const std::shared_ptr<Session>& s);
