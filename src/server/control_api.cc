@@ -129,6 +129,21 @@ bool read_uid(const json& body, const char* key, uint32_t& out, const Reply& rep
   return false;
 }
 
+// Reads an optional integer field that must lie in [lo, hi]; replies 400 saying so otherwise.
+bool read_int(const json& body, const char* key, int lo, int hi, std::optional<int>& out,
+              const Reply& reply) {
+  if (!body.contains(key) || body[key].is_null()) return true;
+  const auto& v = body[key];
+  if (!v.is_number_integer() || v.get<int64_t>() < lo || v.get<int64_t>() > hi) {
+    reply.error({400, "invalid_field",
+                 std::string(key) + " must be an integer from " + std::to_string(lo) + " to " +
+                     std::to_string(hi) + ", got " + v.dump()});
+    return false;
+  }
+  out = static_cast<int>(v.get<int64_t>());
+  return true;
+}
+
 // Reads the required channel_name.
 bool read_channel(const json& body, std::string& out, const Reply& reply) {
   if (!read_string(body, "channel_name", out, reply)) return false;
@@ -187,15 +202,13 @@ void start(const net::HttpRequest& req, const Reply& reply, const Ctx& ctx) {
           {400, "invalid_field", "properties must be an object {node: {property: value}}"});
     r.properties = (*body)["properties"];
   }
-  for (const char* key : {"timeout", "join_timeout_ms"}) {
-    if (!body->contains(key) || (*body)[key].is_null()) continue;
-    if (!(*body)[key].is_number_integer() || (*body)[key].get<int64_t>() < -1 ||
-        (*body)[key].get<int64_t>() > 86400000)
-      return reply.error({400, "invalid_field", std::string(key) + " must be an integer"});
-    const int v = static_cast<int>((*body)[key].get<int64_t>());
-    if (std::string(key) == "timeout" && v != 0) r.quit_timeout_s = v;
-    if (std::string(key) == "join_timeout_ms" && v > 0) r.join_timeout_ms = v;
-  }
+  // timeout: seconds without a ping, -1 never, 0 the server's default. join_timeout_ms: 0 the
+  // server's default.
+  if (!read_int(*body, "timeout", -1, 86400000, r.quit_timeout_s, reply) ||
+      !read_int(*body, "join_timeout_ms", 0, 86400000, r.join_timeout_ms, reply))
+    return;
+  if (r.quit_timeout_s == 0) r.quit_timeout_s.reset();
+  if (r.join_timeout_ms == 0) r.join_timeout_ms.reset();
   ctx->sessions->start(std::move(r), [reply](std::optional<ApiError> err, SessionInfo info) {
     if (err) return reply.error(*err);
     reply.ok(info.to_json());

@@ -47,6 +47,11 @@ TEST_F(ServerApi, StartValidatesEverythingUpFront) {
                "invalid_channel");
   expect_error(start({{"channel_name", "c1"}, {"graph_name", "echo_agent"}, {"user_uid", -1}}), 400,
                "invalid_field", "user_uid");
+  expect_error(start({{"channel_name", "c1"}, {"graph_name", "echo_agent"}, {"timeout", -5}}), 400,
+               "invalid_field", "timeout must be an integer from -1 to 86400000, got -5");
+  expect_error(
+      start({{"channel_name", "c1"}, {"graph_name", "echo_agent"}, {"join_timeout_ms", "soon"}}),
+      400, "invalid_field", "join_timeout_ms must be an integer from 0");
   expect_error(start({{"channel_name", "c1"}, {"graph_name", "nope"}}), 404, "unknown_graph",
                "echo_agent");
   expect_error(start({{"channel_name", "c1"}, {"graph_name", "echo"}}), 400, "not_an_agent_graph");
