@@ -251,6 +251,11 @@ size_t RtcClient::binary_count() {
   return state_->binary.size();
 }
 
+bool RtcClient::wait_binary(size_t n, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(state_->mu);
+  return state_->cv.wait_for(lock, timeout, [&] { return state_->binary.size() >= n; });
+}
+
 std::optional<net::WsCloseInfo> RtcClient::wait_closed(std::chrono::milliseconds timeout) {
   std::unique_lock lock(state_->mu);
   state_->cv.wait_for(lock, timeout, [&] { return state_->closed.has_value(); });

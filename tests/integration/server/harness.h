@@ -99,6 +99,8 @@ class RtcClient {
   // Binary frames received so far (moved out).
   std::vector<std::string> take_binary();
   size_t binary_count();
+  // Waits until at least `n` binary frames were received (and not taken); false on timeout.
+  bool wait_binary(size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // Waits for the close; nullopt on timeout.
   std::optional<net::WsCloseInfo> wait_closed(
       std::chrono::milliseconds timeout = std::chrono::seconds(10));

@@ -95,9 +95,10 @@ TEST_P(ServerSession, GenerateJoinStartStreamTranscriptStop) {
   auto echoed = user->wait_type("transcript", "", 5s);
   ASSERT_TRUE(echoed) << "no transcript came back";
   EXPECT_EQ((*echoed)["text"], "hello parley");
-  std::this_thread::sleep_for(300ms);
+  // Every frame comes back, in order, with its timestamp and payload.
+  EXPECT_TRUE(user->wait_binary(50, 5s)) << "only " << user->binary_count() << " of 50 echoed";
   auto frames = user->take_binary();
-  EXPECT_GE(frames.size(), 48u) << "echoed frames";
+  EXPECT_EQ(frames.size(), 50u) << "echoed frames";
   for (size_t i = 0; i < frames.size(); ++i) {
     auto f = rtc::decode_frame(frames[i]);
     ASSERT_TRUE(f.is_ok()) << f.status().message();
