@@ -2,8 +2,6 @@
 // of the Debian package pocketsphinx-testdata: streaming partials and finals, vad_event and
 // decoder endpointing, flush, format conversion, refused input and decoder-pool limits.
 #include <gtest/gtest.h>
-#include <spdlog/sinks/ringbuffer_sink.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -13,9 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "asr_test_support.h"
 #include "parley/media/audio_converter.h"
-#include "parley/media/rechunker.h"
-#include "parley/media/wav.h"
 #include "parley/testing/extension_tester.h"
 #include "speech/decoder_pool.h"
 #include "speech/pocketsphinx_recognizer.h"
@@ -25,17 +22,13 @@ namespace parley {
 namespace {
 
 using namespace std::chrono_literals;
+using namespace asr_test;
 using nlohmann::json;
 using testing::ExtensionTester;
 
-constexpr const char* kLibrivox = "/usr/share/pocketsphinx/test/data/librivox";
 constexpr const char* kLong = "sense_and_sensibility_01_austen_64kb-0870";   // 7.1 s, 22 words
 constexpr const char* kShort = "sense_and_sensibility_01_austen_64kb-0880";  // 3.0 s, 8 words
 constexpr const char* kLast = "sense_and_sensibility_01_austen_64kb-0930";   // 3.3 s, 8 words
-// Decoding a few seconds of audio takes well under this even on a loaded 2-core machine.
-constexpr auto kDecodeTimeout = 60s;
-
-std::string wav_path(const std::string& id) { return std::string(kLibrivox) + "/" + id + ".wav"; }
 
 bool have_model_and_data() {
   return speech::PocketSphinxConfig{}.validate().is_ok() &&
@@ -63,25 +56,6 @@ double words_right(const std::string& ref, const std::string& hyp) {
   return 1.0 - static_cast<double>(r.substitutions + r.deletions) / r.ref_words;
 }
 
-media::PcmAudio read(const std::string& id) {
-  auto audio = media::read_wav(wav_path(id));
-  EXPECT_TRUE(audio.is_ok()) << audio.status().to_string();
-  return audio.is_ok() ? std::move(audio).value() : media::PcmAudio{};
-}
-
-// `audio` as 20 ms pcm_frames (the last one zero-padded), stamped from `start_ms`.
-std::vector<std::unique_ptr<AudioFrame>> frames_of(const media::PcmAudio& audio,
-                                                   int64_t start_ms = 0) {
-  auto chunker = media::Rechunker::create(audio.sample_rate, audio.channels, 20, start_ms);
-  EXPECT_TRUE(chunker.is_ok());
-  EXPECT_TRUE(chunker->push(audio.samples).is_ok());
-  std::vector<std::unique_ptr<AudioFrame>> frames;
-  media::PcmFrame f;
-  while (chunker->pop(f)) frames.push_back(media::to_audio_frame(f));
-  if (chunker->flush(f, /*zero_pad=*/true)) frames.push_back(media::to_audio_frame(f));
-  return frames;
-}
-
 std::unique_ptr<AudioFrame> eof_frame() {
   auto eof = std::make_unique<AudioFrame>();
   eof->is_eof = true;
@@ -92,55 +66,6 @@ std::unique_ptr<Data> vad_event(const std::string& event, int64_t timestamp_ms) 
   return std::make_unique<Data>("vad_event",
                                 json{{"event", event}, {"timestamp_ms", timestamp_ms}});
 }
-
-void send_frames(ExtensionTester& t, std::vector<std::unique_ptr<AudioFrame>> frames) {
-  for (auto& f : frames) ASSERT_TRUE(t.send(std::move(f)).is_ok());
-}
-
-// The asr_result messages (in order) sent before asr_done, which must arrive.
-struct Results {
-  std::vector<json> partials;
-  std::vector<json> finals;
-  std::vector<json> all;
-};
-Results collect_until_done(ExtensionTester& t) {
-  Results r;
-  auto done = t.wait_for_data("asr_done", kDecodeTimeout);
-  EXPECT_NE(done, nullptr) << "no asr_done after the end of the input";
-  for (auto& m : t.take_all()) {
-    if (m->kind() != MessageKind::kData || m->name() != "asr_result") continue;
-    const json& p = m->properties();
-    r.all.push_back(p);
-    (p.value("final", false) ? r.finals : r.partials).push_back(p);
-  }
-  return r;
-}
-
-std::string joined_text(const std::vector<json>& results) {
-  std::string text;
-  for (const auto& r : results) text += (text.empty() ? "" : " ") + r.value("text", "");
-  return text;
-}
-
-// Captures what every node logs (node loggers copy the default logger's sinks when created).
-class LogCapture {
- public:
-  LogCapture() : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(256)) {
-    spdlog::default_logger()->sinks().push_back(sink_);
-  }
-  ~LogCapture() {
-    auto& sinks = spdlog::default_logger()->sinks();
-    sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
-  }
-  std::string text() const {
-    std::string all;
-    for (const auto& line : sink_->last_formatted()) all += line;
-    return all;
-  }
-
- private:
-  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
-};
 
 class PocketSphinxAsrTest : public ::testing::Test {
  protected:
@@ -264,28 +189,14 @@ TEST_F(PocketSphinxAsrTest, RefusesEightBitFramesWithAnErrorAndEmitsNothing) {
   LogCapture log;
   ExtensionTester t("pocketsphinx_asr", {{"endpointing", "decoder"}}, registry_);
   ASSERT_TRUE(t.start().is_ok());
-  for (int i = 0; i < 50; ++i) {
-    auto frame = std::make_unique<AudioFrame>();
-    frame->bytes_per_sample = 1;
-    frame->set_buffer(Buffer(std::vector<uint8_t>(160, 0x80)));
-    frame->samples_per_channel = 160;
-    frame->timestamp_ms = i * 20;
-    ASSERT_TRUE(t.send(std::move(frame)).is_ok());
-  }
+  send_eight_bit_frames(t, 50);
   // A command is handled after the frames before it: once answered, they were all seen.
   auto barrier = t.send_cmd(std::make_unique<Cmd>("ping"));
   EXPECT_FALSE(barrier->ok());
   EXPECT_TRUE(t.take_all().empty()) << "refused audio must not produce results";
-  const std::string logged = log.text();
-  EXPECT_NE(logged.find("has bytes_per_sample 1"), std::string::npos) << logged;
-  EXPECT_NE(logged.find("16-bit PCM"), std::string::npos) << logged;
-  // One line for the first refusal, not one per frame.
-  size_t lines = 0;
-  for (size_t p = logged.find("refused so far"); p != std::string::npos;
-       p = logged.find("refused so far", p + 1)) {
-    ++lines;
-  }
-  EXPECT_EQ(lines, 1u) << logged;
+  EXPECT_NE(log.text().find("has bytes_per_sample 1"), std::string::npos) << log.text();
+  EXPECT_NE(log.text().find("16-bit PCM"), std::string::npos) << log.text();
+  EXPECT_EQ(log.count("refused so far"), 1u) << "one line for the first refusal, not one per frame";
 }
 
 TEST_F(PocketSphinxAsrTest, DecoderEndpointingWithoutVadEventsProducesFinals) {

@@ -12,79 +12,22 @@
 #include <string>
 #include <vector>
 
+#include "asr_test_support.h"
 #include "deepgram_test_server.h"
 #include "parley/graph.h"
 #include "parley/media/audio_converter.h"
-#include "parley/media/rechunker.h"
-#include "parley/media/wav.h"
 #include "parley/testing/extension_tester.h"
 
 namespace parley {
 namespace {
 
 using namespace std::chrono_literals;
-using deepgram_test::LogCapture;
+using namespace asr_test;
 using nlohmann::json;
 using testing::ExtensionTester;
 
-constexpr const char* kLibrivox = "/usr/share/pocketsphinx/test/data/librivox";
 // "he was not an ill disposed young man", 3.0 s.
 constexpr const char* kShort = "sense_and_sensibility_01_austen_64kb-0880";
-// Decoding a few seconds of audio takes well under this even on a loaded 2-core machine.
-constexpr auto kDecodeTimeout = 60s;
-
-std::string wav_path(const std::string& id) { return std::string(kLibrivox) + "/" + id + ".wav"; }
-
-media::PcmAudio read(const std::string& id) {
-  auto audio = media::read_wav(wav_path(id));
-  EXPECT_TRUE(audio.is_ok()) << audio.status().to_string();
-  return audio.is_ok() ? std::move(audio).value() : media::PcmAudio{};
-}
-
-// `audio` as 20 ms pcm_frames (the last one zero-padded), the last one is_eof when `eof`.
-std::vector<std::unique_ptr<AudioFrame>> frames_of(const media::PcmAudio& audio, bool eof) {
-  auto chunker = media::Rechunker::create(audio.sample_rate, audio.channels, 20, 0);
-  EXPECT_TRUE(chunker.is_ok());
-  EXPECT_TRUE(chunker->push(audio.samples).is_ok());
-  std::vector<std::unique_ptr<AudioFrame>> frames;
-  media::PcmFrame f;
-  while (chunker->pop(f)) frames.push_back(media::to_audio_frame(f));
-  if (chunker->flush(f, /*zero_pad=*/true)) frames.push_back(media::to_audio_frame(f));
-  if (eof && !frames.empty()) frames.back()->is_eof = true;
-  return frames;
-}
-
-void send_frames(ExtensionTester& t, std::vector<std::unique_ptr<AudioFrame>> frames) {
-  for (auto& f : frames) ASSERT_TRUE(t.send(std::move(f)).is_ok());
-}
-
-struct Collected {
-  std::vector<json> partials;
-  std::vector<json> finals;
-  std::vector<json> vad_events;
-};
-
-// What the node sent before asr_done, which must arrive.
-Collected collect_until_done(ExtensionTester& t) {
-  Collected c;
-  auto done = t.wait_for_data("asr_done", kDecodeTimeout);
-  EXPECT_NE(done, nullptr) << "no asr_done after the end of the input";
-  for (auto& m : t.take_all()) {
-    if (m->kind() != MessageKind::kData) continue;
-    if (m->name() == "asr_result") {
-      (m->properties().value("final", false) ? c.finals : c.partials).push_back(m->properties());
-    } else if (m->name() == "vad_event") {
-      c.vad_events.push_back(m->properties());
-    }
-  }
-  return c;
-}
-
-std::string joined_text(const std::vector<json>& results) {
-  std::string text;
-  for (const auto& r : results) text += (text.empty() ? "" : " ") + r.value("text", "");
-  return text;
-}
 
 class DeepgramAsrTest : public deepgram_test::ModelServerFixture {
  protected:
@@ -105,8 +48,8 @@ TEST_F(DeepgramAsrTest, TranscribesALibrivoxRecordingWithPartialsFinalsAndAsrDon
   ExtensionTester t("deepgram_asr", props({{"vad_events", true}}), registry_);
   ASSERT_TRUE(t.start().is_ok());
   const auto audio = read(kShort);
-  send_frames(t, frames_of(audio, /*eof=*/true));
-  const Collected c = collect_until_done(t);
+  send_frames(t, frames_of(audio, 0, /*eof=*/true));
+  const Results c = collect_until_done(t);
 
   ASSERT_FALSE(c.finals.empty());
   EXPECT_FALSE(c.partials.empty()) << "interim_results is on by default";
@@ -153,8 +96,8 @@ TEST_F(DeepgramAsrTest, ConvertsAudioOfAnotherRateAndChannelCount) {
 
   ExtensionTester t("deepgram_asr", props({{"interim_results", false}}), registry_);
   ASSERT_TRUE(t.start().is_ok());
-  send_frames(t, frames_of(stereo, /*eof=*/true));
-  const Collected c = collect_until_done(t);
+  send_frames(t, frames_of(stereo, 0, /*eof=*/true));
+  const Results c = collect_until_done(t);
   ASSERT_FALSE(c.finals.empty());
   const std::string text = joined_text(c.finals);
   EXPECT_NE(text.find("young man"), std::string::npos) << text;
@@ -164,7 +107,7 @@ TEST_F(DeepgramAsrTest, SpeechEndSendsFinalizeSoTheFinalComesWithoutEndpointing)
   // Endpointing off: only a Finalize (or the end of the stream) can close the utterance.
   ExtensionTester t("deepgram_asr", props({{"endpointing", 0}}), registry_);
   ASSERT_TRUE(t.start().is_ok());
-  send_frames(t, frames_of(read(kShort), /*eof=*/false));
+  send_frames(t, frames_of(read(kShort)));
   ASSERT_TRUE(t.send(std::make_unique<Data>("vad_event",
                                             json{{"event", "speech_end"}, {"timestamp_ms", 3000}}))
                   .is_ok());
@@ -188,27 +131,13 @@ TEST_F(DeepgramAsrTest, RefusesEightBitFramesWithOneErrorLineAndSendsNothing) {
   LogCapture log;
   ExtensionTester t("deepgram_asr", props(), registry_);
   ASSERT_TRUE(t.start().is_ok());
-  for (int i = 0; i < 50; ++i) {
-    auto frame = std::make_unique<AudioFrame>();
-    frame->bytes_per_sample = 1;
-    frame->set_buffer(Buffer(std::vector<uint8_t>(160, 0x80)));
-    frame->samples_per_channel = 160;
-    frame->timestamp_ms = i * 20;
-    ASSERT_TRUE(t.send(std::move(frame)).is_ok());
-  }
+  send_eight_bit_frames(t, 50);
   ASSERT_TRUE(t.send(std::make_unique<Data>("text_end", json::object())).is_ok());
-  const Collected c = collect_until_done(t);
+  const Results c = collect_until_done(t);
   EXPECT_TRUE(c.partials.empty() && c.finals.empty()) << "refused audio must not be transcribed";
-  const std::string logged = log.text();
-  EXPECT_NE(logged.find("has bytes_per_sample 1"), std::string::npos) << logged;
-  EXPECT_NE(logged.find("16-bit PCM"), std::string::npos) << logged;
-  // One line for the first refusal, not one per frame.
-  size_t lines = 0;
-  for (size_t p = logged.find("refused so far"); p != std::string::npos;
-       p = logged.find("refused so far", p + 1)) {
-    ++lines;
-  }
-  EXPECT_EQ(lines, 1u) << logged;
+  EXPECT_NE(log.text().find("has bytes_per_sample 1"), std::string::npos) << log.text();
+  EXPECT_NE(log.text().find("16-bit PCM"), std::string::npos) << log.text();
+  EXPECT_EQ(log.count("refused so far"), 1u) << "one line for the first refusal, not one per frame";
 }
 
 TEST_F(DeepgramAsrTest, RefusalsAndBadUrlsFailTheStartNamingTheProblem) {
@@ -265,10 +194,10 @@ TEST_F(DeepgramAsrTest, ReconnectsAfterALostConnectionAndTranscribesTheBufferedA
   ASSERT_TRUE(log.wait_for("connection to " + base_url() + "/v1/listen")) << log.text();
   EXPECT_NE(log.text().find("lost"), std::string::npos) << log.text();
   // Sent while no server listens: held until the connection is open again.
-  send_frames(t, frames_of(read(kShort), /*eof=*/true));
+  send_frames(t, frames_of(read(kShort), 0, /*eof=*/true));
   start_server(port);
   if (HasFatalFailure()) return;
-  const Collected c = collect_until_done(t);
+  const Results c = collect_until_done(t);
   const std::string text = joined_text(c.finals);
   EXPECT_NE(text.find("young man"), std::string::npos) << text;
   EXPECT_NE(log.text().find("connected again"), std::string::npos) << log.text();

@@ -1,15 +1,11 @@
 // Test support for the deepgram_asr and deepgram_tts addons: the real `parley model-serve`
-// started in-process on 127.0.0.1 (port 0 unless a test restarts it on the same port), a
-// registry with the built-in addons, and a capture of what nodes log.
+// started in-process on 127.0.0.1 (port 0 unless a test restarts it on the same port) and a
+// registry with the built-in addons.
 #pragma once
 
 #include <gtest/gtest.h>
-#include <spdlog/sinks/ringbuffer_sink.h>
-#include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <chrono>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
@@ -21,35 +17,6 @@
 namespace parley::deepgram_test {
 
 using namespace std::chrono_literals;
-
-// Captures what every node logs (node loggers copy the default logger's sinks when created).
-class LogCapture {
- public:
-  LogCapture() : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(512)) {
-    spdlog::default_logger()->sinks().push_back(sink_);
-  }
-  ~LogCapture() {
-    auto& sinks = spdlog::default_logger()->sinks();
-    sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
-  }
-  std::string text() const {
-    std::string all;
-    for (const auto& line : sink_->last_formatted()) all += line;
-    return all;
-  }
-  // Waits until the log contains `needle`; false after `timeout`.
-  bool wait_for(const std::string& needle, std::chrono::milliseconds timeout = 20s) const {
-    const auto until = std::chrono::steady_clock::now() + timeout;
-    while (text().find(needle) == std::string::npos) {
-      if (std::chrono::steady_clock::now() > until) return false;
-      std::this_thread::sleep_for(20ms);
-    }
-    return true;
-  }
-
- private:
-  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
-};
 
 // A fixture running `parley model-serve` in-process; skips without the speech models.
 class ModelServerFixture : public ::testing::Test {
