@@ -189,6 +189,9 @@ TEST_F(DeepgramAsrTest, ReconnectsAfterALostConnectionAndTranscribesTheBufferedA
   ExtensionTester t("deepgram_asr",
                     props({{"reconnect_initial_ms", 50}, {"reconnect_max_ms", 200}}), registry_);
   ASSERT_TRUE(t.start().is_ok());
+  // The client can see the upgrade answered before the server has registered the stream; a stop
+  // in between would not close it (and nothing would be lost). Wait until the server has it.
+  ASSERT_TRUE(log.wait_for(": opened from")) << log.text();
   const uint16_t port = port_;
   stop_server();  // closes the stream with 1001
   ASSERT_TRUE(log.wait_for("connection to " + base_url() + "/v1/listen")) << log.text();
