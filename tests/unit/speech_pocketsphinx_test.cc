@@ -4,15 +4,14 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <map>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "parley/media/wav.h"
 #include "speech/pocketsphinx_recognizer.h"
 
 namespace parley::speech {
@@ -21,51 +20,16 @@ namespace {
 constexpr const char* kLibrivoxDir = "/usr/share/pocketsphinx/test/data/librivox";
 constexpr const char* kUtterance = "sense_and_sensibility_01_austen_64kb-0870";
 
-// Little-endian integer at `p`.
-uint32_t le32(const char* p) {
-  const auto* u = reinterpret_cast<const unsigned char*>(p);
-  return u[0] | (u[1] << 8) | (u[2] << 16) | (static_cast<uint32_t>(u[3]) << 24);
-}
-uint16_t le16(const char* p) {
-  const auto* u = reinterpret_cast<const unsigned char*>(p);
-  return static_cast<uint16_t>(u[0] | (u[1] << 8));
-}
-
-// Reads a 16 kHz mono 16-bit PCM WAV file, walking its chunks; fails the test on anything else.
+// Reads a 16 kHz mono WAV file (media::read_wav); fails the test on anything else.
 std::vector<int16_t> read_wav_16k_mono(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<int16_t> samples;
-  if (bytes.size() < 12 || std::memcmp(bytes.data(), "RIFF", 4) != 0 ||
-      std::memcmp(bytes.data() + 8, "WAVE", 4) != 0) {
-    ADD_FAILURE() << path << " is not a RIFF/WAVE file";
-    return samples;
+  auto audio = media::read_wav(path);
+  if (!audio.is_ok()) {
+    ADD_FAILURE() << audio.status().to_string();
+    return {};
   }
-  bool format_ok = false;
-  size_t pos = 12;
-  while (pos + 8 <= bytes.size()) {
-    const std::string id(bytes.data() + pos, 4);
-    const size_t size = le32(bytes.data() + pos + 4);
-    const char* body = bytes.data() + pos + 8;
-    if (pos + 8 + size > bytes.size()) break;
-    if (id == "fmt " && size >= 16) {
-      EXPECT_EQ(le16(body), 1) << "not PCM";
-      EXPECT_EQ(le16(body + 2), 1) << "not mono";
-      EXPECT_EQ(le32(body + 4), 16000u) << "not 16 kHz";
-      EXPECT_EQ(le16(body + 14), 16) << "not 16-bit";
-      format_ok = le16(body) == 1 && le16(body + 2) == 1 && le32(body + 4) == 16000 &&
-                  le16(body + 14) == 16;
-    } else if (id == "data" && format_ok) {
-      samples.resize(size / 2);
-      for (size_t i = 0; i < samples.size(); ++i) {
-        samples[i] = static_cast<int16_t>(le16(body + 2 * i));
-      }
-      return samples;
-    }
-    pos += 8 + size + (size & 1);
-  }
-  ADD_FAILURE() << path << " has no 16 kHz mono 16-bit data chunk";
-  return samples;
+  EXPECT_EQ(audio->sample_rate, 16000) << path;
+  EXPECT_EQ(audio->channels, 1) << path;
+  return std::move(audio->samples);
 }
 
 // The reference words of `utterance` from the test data's `transcription` file.
